@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from store.models import CostRecord
-from store.types import UTCDateTime, money_sum
+from store.types import UTCDateTime, canonical, money_sum
 
 T = CostRecord.__table__  # type: ignore[attr-defined]
 
@@ -37,6 +37,10 @@ def _where(source_key: str | None) -> list[sa.ColumnElement[bool]]:
     return [] if source_key is None else [T.c.source_key == source_key]
 
 
+def count(conn: Connection) -> int:
+    return int(conn.execute(sa.select(sa.func.count()).select_from(T)).scalar_one())
+
+
 def totals(conn: Connection, source_key: str | None = None) -> CostTotals:
     stmt = sa.select(
         sa.func.count(),
@@ -47,7 +51,7 @@ def totals(conn: Connection, source_key: str | None = None) -> CostTotals:
     ).where(*_where(source_key))
     rows, billed, effective, start, end = conn.execute(stmt).one()
     return CostTotals(
-        int(rows), billed or Decimal(0), effective or Decimal(0), start, end
+        int(rows), canonical(billed or Decimal(0)), canonical(effective or Decimal(0)), start, end
     )
 
 
@@ -65,6 +69,6 @@ def totals_by_service(conn: Connection, source_key: str | None = None) -> list[S
         .order_by(T.c.provider_name, T.c.service_name)
     )
     return [
-        ServiceTotal(p, s, int(n), b or Decimal(0), e or Decimal(0))
+        ServiceTotal(p, s, int(n), canonical(b or Decimal(0)), canonical(e or Decimal(0)))
         for p, s, n, b, e in conn.execute(stmt)
     ]

@@ -86,7 +86,7 @@ class JSONText(sa.types.TypeDecorator[Any]):
         return None if value is None else json.loads(value)
 
 
-class money_sum(GenericFunction[Decimal]):  # noqa: N801 - SQL function naming
+class money_sum(GenericFunction[Decimal]):
     """SUM over a Money column that stays exact on SQLite too."""
 
     type = Money()
@@ -102,6 +102,18 @@ def _money_sum_sqlite(element: money_sum, compiler: Any, **kw: Any) -> str:
 @compiles(money_sum)
 def _money_sum_default(element: money_sum, compiler: Any, **kw: Any) -> str:
     return f"sum({compiler.process(element.clauses, **kw)})"
+
+
+def canonical(value: Decimal) -> Decimal:
+    """The same number without trailing fractional zeros (20.5200 -> 20.52), never 1E+2."""
+    if value == value.to_integral_value():
+        return value.quantize(Decimal(1))
+    return value.normalize()
+
+
+def money_str(value: Decimal) -> str:
+    """Plain decimal text for output: never scientific notation, no trailing zeros."""
+    return format(canonical(value), "f")
 
 
 def utcnow() -> datetime:

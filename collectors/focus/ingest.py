@@ -25,6 +25,7 @@ from store import costs
 from store.bulk import delete_where, upsert_rows
 from store.errors import InputFileError
 from store.sources import record_file, record_source_success
+from store.types import money_str
 
 COST_COLUMNS = (
     "natural_key", "source_key", "focus_version", "billed_cost", "effective_cost",
@@ -65,8 +66,8 @@ class IngestSummary:
             "focus_version": self.focus_version,
             "rows": self.rows,
             "rows_replaced": self.rows_replaced,
-            "billed_cost_total": str(self.billed_cost_total),
-            "effective_cost_total": str(self.effective_cost_total),
+            "billed_cost_total": money_str(self.billed_cost_total),
+            "effective_cost_total": money_str(self.effective_cost_total),
             "period_start": self.period_start.isoformat() if self.period_start else None,
             "period_end": self.period_end.isoformat() if self.period_end else None,
             "by_service": [
@@ -74,8 +75,8 @@ class IngestSummary:
                     "provider": s.provider,
                     "service": s.service,
                     "rows": s.rows,
-                    "billed_cost": str(s.billed_cost),
-                    "effective_cost": str(s.effective_cost),
+                    "billed_cost": money_str(s.billed_cost),
+                    "effective_cost": money_str(s.effective_cost),
                 }
                 for s in self.by_service
             ],
@@ -151,6 +152,7 @@ def ingest_file(
     rows = 0
     with engine.begin() as conn:
         replaced = delete_where(conn, "cost_record", "source_key", key)
+        rows_before = costs.count(conn)
         for batch in opened.batches:
             result = normalizer.normalize(batch)
             n = batch.num_rows
@@ -167,6 +169,7 @@ def ingest_file(
             rows += n
             if progress:
                 progress(n)
+        overlap = rows - (costs.count(conn) - rows_before)
         total = costs.totals(conn, key)
         by_service = costs.totals_by_service(conn, key)
         record_file(conn, key, str(path), sha, total)
@@ -180,10 +183,10 @@ def ingest_file(
             "custom column(s) without the x_ prefix kept as custom data: "
             + ", ".join(plan.unprefixed_custom)
         )
-    if total.rows != rows:
+    if overlap:
         warnings.append(
-            f"{rows - total.rows} row(s) were already in the store from another source "
-            "and were updated there, not counted twice"
+            f"{overlap} row(s) were already in the store from another source; they now "
+            "belong to this file and were not counted twice"
         )
     return IngestSummary(
         path=str(path), source_key=key, format=opened.format, focus_version=plan.version,

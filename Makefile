@@ -1,0 +1,59 @@
+# Two commands: `make demo` and `make test` (see README.md). Everything else is a helper.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO_DIR := .demo
+DEMO_DB := $(DEMO_DIR)/optimizer.db
+
+.PHONY: demo test lint typecheck imports unit bench pg-start pg-stop clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed-runtime: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@ $(VENV)/.installed-runtime
+
+## make demo: build the bundled three-cloud demo estate and run the nightly job on it.
+demo: $(VENV)/.installed-runtime
+	@mkdir -p $(DEMO_DIR)
+	$(BIN)/optimizer --db $(DEMO_DB) demo --out $(DEMO_DIR) --force
+	$(BIN)/optimizer --db $(DEMO_DB) --config $(DEMO_DIR)/optimizer.toml run --skip-unbuilt
+	$(BIN)/optimizer --db $(DEMO_DB) status
+
+## make test: install dev dependencies, start PostgreSQL on loopback, run every check and test.
+test: $(VENV)/.installed-dev
+	@set -euo pipefail; \
+	url=$$(scripts/pg.sh start) || { echo "PostgreSQL did not start: its tests will skip (or fail in CI)"; url=""; }; \
+	trap 'scripts/pg.sh stop' EXIT; \
+	$(MAKE) --no-print-directory lint typecheck imports; \
+	OPTIMIZER_TEST_PG_URL="$$url" $(BIN)/pytest -q $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check optimizer collectors store forecasts placement policies tests bench scripts
+
+typecheck: $(VENV)/.installed-dev
+	$(BIN)/mypy store policies placement
+
+imports: $(VENV)/.installed-dev
+	$(BIN)/lint-imports
+
+## make bench: the ingest benchmark (writes bench/out/, see bench/RESULTS.md).
+bench: $(VENV)/.installed-dev
+	@set -euo pipefail; url=$$(scripts/pg.sh start); trap 'scripts/pg.sh stop' EXIT; \
+	$(BIN)/python bench/ingest.py --pg-url "$$url" $(BENCH_ARGS)
+
+pg-start:
+	@scripts/pg.sh start
+pg-stop:
+	@scripts/pg.sh stop
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""CLI commands, one module per stage or concern; each exports COMMANDS."""

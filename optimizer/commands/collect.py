@@ -1,0 +1,165 @@
+"""`optimizer collect …` and `optimizer export …`: data into and out of the store."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from collectors.focus.export import export_focus
+from collectors.focus.ingest import IngestSummary, ingest_file
+from optimizer.context import AppContext, pass_app
+from optimizer.progress import progress_bar
+from store.errors import CollectorError, OptimizerError, StageNotBuilt
+from store.types import money_str
+
+
+@click.group()
+def collect() -> None:
+    """Bring spend, prices and utilization into the store."""
+
+
+@collect.command("focus")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--source-key", help="Name this source (default: focus:<absolute path>). One file only.")
+@click.option(
+    "--focus-version", type=click.Choice(["1.0", "1.1", "1.2"]),
+    help="Read as this FOCUS version instead of detecting it from the columns.",
+)
+@pass_app
+def collect_focus(
+    app: AppContext, paths: tuple[Path, ...], source_key: str | None, focus_version: str | None
+) -> None:
+    """Ingest FOCUS 1.0–1.2 files (CSV, CSV.gz or Parquet), one transaction per file.
+
+    Re-ingesting a file replaces what it wrote before, so runs are idempotent. A file
+    with a bad value writes nothing; the other files still go in, and the exit code is 3.
+    """
+    if source_key and len(paths) > 1:
+        raise click.UsageError("--source-key names one source: give one file with it")
+    engine = app.engine()
+    done: list[IngestSummary] = []
+    failed: list[tuple[Path, OptimizerError]] = []
+    for path in paths:
+        try:
+            with progress_bar(app, f"ingesting {path.name}") as advance:
+                summary = ingest_file(
+                    engine, path, source_key=source_key, version=focus_version, progress=advance
+                )
+            done.append(summary)
+            if not app.json_output:
+                _print_summary(app, summary)
+        except OptimizerError as exc:
+            if len(paths) == 1:
+                raise
+            failed.append((path, exc))
+            app.err.print(exc.render(), markup=False)
+    if app.json_output:
+        payload = [s.as_dict() for s in done]
+        app.emit_json(
+            {
+                "files": payload,
+                "failed": [{"path": str(p), **e.as_dict()} for p, e in failed],
+                **(payload[0] if len(payload) == 1 and not failed else {}),
+            }
+        )
+    if failed:
+        raise CollectorError(
+            f"{len(failed)} of {len(paths)} file(s) failed and wrote nothing: "
+            + ", ".join(p.name for p, _ in failed),
+            fix="fix the files named above and run the same command again "
+            "(files that went in will be replaced, not doubled)",
+        )
+
+
+def _print_summary(app: AppContext, s: IngestSummary) -> None:
+    period = (
+        f"{s.period_start:%Y-%m-%d %H:%M} → {s.period_end:%Y-%m-%d %H:%M}"
+        if s.period_start and s.period_end else "-"
+    )
+    app.out.print(
+        f"[bold]{Path(s.path).name}[/]: {s.rows:,} rows (FOCUS {s.focus_version}, {s.format}) "
+        f"in {s.seconds:.2f}s; period {period}"
+    )
+    if s.rows_replaced:
+        app.out.print(f"  replaced {s.rows_replaced:,} rows from an earlier ingest of this file")
+    table = Table(show_header=True, show_footer=True)
+    table.add_column("provider", footer="total")
+    table.add_column("service")
+    table.add_column("rows", justify="right", footer=f"{s.rows:,}")
+    table.add_column("BilledCost", justify="right", footer=money_str(s.billed_cost_total))
+    table.add_column("EffectiveCost", justify="right", footer=money_str(s.effective_cost_total))
+    for row in s.by_service:
+        table.add_row(row.provider, row.service or "-", f"{row.rows:,}", money_str(row.billed_cost),
+                      money_str(row.effective_cost))
+    app.out.print(table)
+    for warning in s.warnings:
+        app.out.print(f"  [yellow]warning:[/] {warning}")
+
+
+def _not_built(name: str, issue: str) -> click.Command:
+    @click.command(
+        name, context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+        help=f"Collect from {name}. Not built yet (issue {issue}).",
+    )
+    def command() -> None:
+        raise StageNotBuilt(
+            f"`optimizer collect {name}` is not built yet",
+            fix=f"it arrives with issue {issue}; meanwhile export FOCUS files from your "
+            "cloud and use `optimizer collect focus`",
+        )
+
+    return command
+
+
+for _name, _issue in (("aws", "#5"), ("azure", "#5"), ("gcp", "#5"), ("export", "#5"),
+                      ("usage", "#4")):
+    collect.add_command(_not_built(_name, _issue))
+
+
+def _date(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from exc
+
+
+@click.group()
+def export() -> None:
+    """Write what the store holds in open formats."""
+
+
+@export.command("focus")
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path),
+              help="Output file: *.csv or *.parquet.")
+@click.option("--from", "since", help="First charge day to include (YYYY-MM-DD, UTC).")
+@click.option("--to", "until", help="Charge day to stop before (YYYY-MM-DD, UTC, exclusive).")
+@click.option("--provider", help="Only this ProviderName (case-insensitive).")
+@pass_app
+def export_focus_cmd(
+    app: AppContext, out: Path, since: str | None, until: str | None, provider: str | None
+) -> None:
+    """Export cost records as FOCUS 1.2, so other FinOps tools can read them."""
+    engine = app.engine()
+    with progress_bar(app, f"exporting {out.name}") as advance:
+        s = export_focus(engine, out, since=_date(since), until=_date(until), provider=provider,
+                         progress=advance)
+    payload = {
+        "path": s.path, "format": s.format, "focus_version": "1.2", "rows": s.rows,
+        "columns": s.columns, "billed_cost_total": money_str(s.billed_cost_total),
+        "effective_cost_total": money_str(s.effective_cost_total),
+    }
+    if app.json_output:
+        app.emit_json(payload)
+    else:
+        app.out.print(
+            f"Wrote {s.rows:,} rows × {s.columns} columns (FOCUS 1.2 {s.format}) to {s.path}; "
+            f"BilledCost {s.billed_cost_total}, EffectiveCost {s.effective_cost_total}"
+        )
+
+
+COMMANDS = [collect, export]
