@@ -18,12 +18,18 @@ _current: AppContext | None = None
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option(
-    "--db", "db_url", metavar="URL", envvar="OPTIMIZER_DB_URL",
+    "--db",
+    "db_url",
+    metavar="URL",
+    envvar="OPTIMIZER_DB_URL",
     help="Store: a SQLAlchemy URL or a SQLite file path. Env: OPTIMIZER_DB_URL. "
     "Default: ~/.local/share/optimizer/optimizer.db",
 )
 @click.option(
-    "--config", "config_path", type=click.Path(path_type=Path), envvar="OPTIMIZER_CONFIG",
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    envvar="OPTIMIZER_CONFIG",
     help="optimizer.toml with [[sources]]. Env: OPTIMIZER_CONFIG.",
 )
 @click.option("--json", "json_output", is_flag=True, help="Print results as JSON on stdout.")
@@ -31,10 +37,16 @@ _current: AppContext | None = None
 @click.version_option(__version__, prog_name="optimizer")
 @click.pass_context
 def cli(
-    ctx: click.Context, db_url: str | None, config_path: Path | None, json_output: bool,
+    ctx: click.Context,
+    db_url: str | None,
+    config_path: Path | None,
+    json_output: bool,
     debug: bool,
 ) -> None:
-    """Cross-cloud cost optimizer: collect → store → forecast → place → recommend → apply → report."""
+    """Cross-cloud cost optimizer.
+
+    Pipeline: collect → store → forecast → place → recommend → apply → report.
+    """
     global _current
     _current = AppContext(
         db_url=db_url, json_output=json_output, debug=debug, config_path=config_path

@@ -7,14 +7,13 @@ import sys
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
-from sqlalchemy.engine import Engine
 
-from store.engine import make_engine, resolve_url
-from store.migrate import require_current
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 
 def _default(value: Any) -> Any:
@@ -39,9 +38,14 @@ class AppContext:
 
     @property
     def url(self) -> str:
+        from store.engine import resolve_url
+
         return resolve_url(self.db_url)
 
     def engine(self, *, require_schema: bool = True) -> Engine:
+        from store.engine import make_engine
+        from store.migrate import require_current
+
         if self._engine is None:
             self._engine = make_engine(self.db_url)
         if require_schema:

@@ -65,8 +65,7 @@ def _copy_upsert(
     on_conflict: str,
 ) -> int:
     stage = f"_stage_{table}"
-    dbapi = conn.connection.dbapi_connection
-    assert dbapi is not None
+    dbapi: Any = conn.connection.dbapi_connection  # psycopg's Connection: COPY needs it
     count = 0
     with dbapi.cursor() as cur:
         cur.execute(

@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from store.models import CostRecord
-from store.types import UTCDateTime, canonical, money_sum
+from store.money import canonical
+from store.types import UTCDateTime, money_sum
 
 T = CostRecord.__table__  # type: ignore[attr-defined]
 

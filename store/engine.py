@@ -71,7 +71,7 @@ def make_engine(url: str | None = None, *, create_dir: bool = True) -> Engine:
     resolved = resolve_url(url)
     try:
         parsed = sa.make_url(resolved)
-    except sa.exc.ArgumentError as exc:
+    except (sa.exc.ArgumentError, ValueError) as exc:
         raise StoreError(
             f"cannot parse database URL {resolved!r}",
             fix="pass a SQLAlchemy URL such as sqlite:///path/to/optimizer.db or "
@@ -91,13 +91,18 @@ def make_engine(url: str | None = None, *, create_dir: bool = True) -> Engine:
             f"the driver for {parsed.drivername} is not installed ({exc.name})",
             fix="pip install 'optimizer[postgres]' for PostgreSQL",
         ) from exc
+    except sa.exc.ArgumentError as exc:
+        raise StoreError(
+            f"unsupported database URL {redacted(resolved)}: {exc}",
+            fix="use sqlite:///PATH or postgresql+psycopg://USER@HOST:PORT/DB",
+        ) from exc
 
 
 def redacted(url: str) -> str:
     """The URL without its password, for messages and logs."""
     try:
         return sa.make_url(url).render_as_string(hide_password=True)
-    except sa.exc.ArgumentError:
+    except (sa.exc.ArgumentError, ValueError):
         return "<unparseable URL>"
 
 

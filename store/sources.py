@@ -13,9 +13,15 @@ from store.types import utcnow
 def record_file(conn: Connection, source_key: str, path: str, sha256: str, t: CostTotals) -> None:
     conn.execute(
         sa.insert(IngestedFile).values(
-            source_key=source_key, path=path, sha256=sha256, rows=t.rows,
-            billed_cost_total=t.billed_cost, effective_cost_total=t.effective_cost,
-            period_start=t.period_start, period_end=t.period_end, ingested_at=utcnow(),
+            source_key=source_key,
+            path=path,
+            sha256=sha256,
+            rows=t.rows,
+            billed_cost_total=t.billed_cost,
+            effective_cost_total=t.effective_cost,
+            period_start=t.period_start,
+            period_end=t.period_end,
+            ingested_at=utcnow(),
         )
     )
 
@@ -28,8 +34,15 @@ def record_source_success(
     conn.execute(sa.delete(table).where(table.c.source_key == source_key))
     conn.execute(
         sa.insert(table).values(
-            source_key=source_key, source_type=source_type, last_attempt_at=now,
-            last_success_at=now, last_status="ok", detail=detail, rows=t.rows,
-            period_start=t.period_start, period_end=t.period_end, watermark=t.period_end,
+            source_key=source_key,
+            source_type=source_type,
+            last_attempt_at=now,
+            last_success_at=now,
+            last_status="ok",
+            detail=detail,
+            rows=t.rows,
+            period_start=t.period_start,
+            period_end=t.period_end,
+            watermark=t.period_end,
         )
     )

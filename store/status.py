@@ -44,7 +44,9 @@ class StoreStatus:
 def store_status(conn: Connection) -> StoreStatus:
     meta = SQLModel.metadata
     counts = {
-        name: int(conn.execute(sa.select(sa.func.count()).select_from(meta.tables[name])).scalar_one())
+        name: int(
+            conn.execute(sa.select(sa.func.count()).select_from(meta.tables[name])).scalar_one()
+        )
         for name in COUNTED_TABLES
     }
     now = utcnow()
@@ -54,9 +56,13 @@ def store_status(conn: Connection) -> StoreStatus:
         success = row["last_success_at"]
         sources.append(
             SourceStatus(
-                source_key=row["source_key"], source_type=row["source_type"],
-                last_status=row["last_status"], last_success_at=success, rows=row["rows"],
-                period_start=row["period_start"], period_end=row["period_end"],
+                source_key=row["source_key"],
+                source_type=row["source_type"],
+                last_status=row["last_status"],
+                last_success_at=success,
+                rows=row["rows"],
+                period_start=row["period_start"],
+                period_end=row["period_end"],
                 age_hours=None if success is None else (now - success).total_seconds() / 3600,
                 detail=row["detail"],
             )

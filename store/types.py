@@ -18,6 +18,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import GenericFunction
 
+from store.money import canonical, money_str  # noqa: F401  (re-exported)
+
 SQLITE_DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 
 
@@ -64,9 +66,8 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        if isinstance(value, str):  # raw SQL on SQLite
-            value = datetime.fromisoformat(value)
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        parsed: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 class JSONText(sa.types.TypeDecorator[Any]):
@@ -102,18 +103,6 @@ def _money_sum_sqlite(element: money_sum, compiler: Any, **kw: Any) -> str:
 @compiles(money_sum)
 def _money_sum_default(element: money_sum, compiler: Any, **kw: Any) -> str:
     return f"sum({compiler.process(element.clauses, **kw)})"
-
-
-def canonical(value: Decimal) -> Decimal:
-    """The same number without trailing fractional zeros (20.5200 -> 20.52), never 1E+2."""
-    if value == value.to_integral_value():
-        return value.quantize(Decimal(1))
-    return value.normalize()
-
-
-def money_str(value: Decimal) -> str:
-    """Plain decimal text for output: never scientific notation, no trailing zeros."""
-    return format(canonical(value), "f")
 
 
 def utcnow() -> datetime:

@@ -41,8 +41,7 @@ def _pg_admin_url() -> str | None:
         return url
     if os.environ.get("CI") == "true":
         pytest.fail(
-            f"{PG_URL_ENV} is not set in CI: `make test` must start PostgreSQL "
-            "(see scripts/pg.sh)",
+            f"{PG_URL_ENV} is not set in CI: `make test` must start PostgreSQL (see scripts/pg.sh)",
             pytrace=False,
         )
     return None

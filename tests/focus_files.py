@@ -9,8 +9,20 @@ from pathlib import Path
 
 from collectors.focus.schema import MANDATORY
 
-HEADER = [*MANDATORY, "ChargeFrequency", "PricingCategory", "RegionId", "ResourceId", "SkuId",
-          "SubAccountId", "Tags", "ConsumedQuantity", "ConsumedUnit", "x_Team", "Id"]
+HEADER = [
+    *MANDATORY,
+    "ChargeFrequency",
+    "PricingCategory",
+    "RegionId",
+    "ResourceId",
+    "SkuId",
+    "SubAccountId",
+    "Tags",
+    "ConsumedQuantity",
+    "ConsumedUnit",
+    "x_Team",
+    "Id",
+]
 
 
 def base_row(i: int, cost: str = "1.25") -> dict[str, str]:
@@ -51,7 +63,9 @@ def base_row(i: int, cost: str = "1.25") -> dict[str, str]:
     }
 
 
-def write_focus_csv(path: Path, rows: list[dict[str, str]], header: list[str] | None = None) -> Path:
+def write_focus_csv(
+    path: Path, rows: list[dict[str, str]], header: list[str] | None = None
+) -> Path:
     header = header or HEADER
     opener = gzip.open if path.name.endswith(".gz") else open
     with opener(path, "wt", newline="", encoding="utf-8") as fh:  # type: ignore[operator]

@@ -111,7 +111,9 @@ def test_same_rows_from_two_files_are_not_double_counted(
     assert any("not counted twice" in w for w in second.warnings)
 
 
-def test_restated_file_replaces_rows_it_no_longer_has(sqlite_engine: Engine, tmp_path: Path) -> None:
+def test_restated_file_replaces_rows_it_no_longer_has(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
     path = tmp_path / "month.csv"
     ingest_file(sqlite_engine, write_focus_csv(path, [base_row(i) for i in range(10)]))
     restated = [base_row(i, cost="2") for i in range(8)]
@@ -132,9 +134,7 @@ def test_missing_mandatory_column_writes_nothing(engine: Engine, tmp_path: Path)
     assert store_totals(engine) == before
 
 
-def test_bad_cost_in_a_late_batch_rolls_back_the_whole_file(
-    engine: Engine, tmp_path: Path
-) -> None:
+def test_bad_cost_in_a_late_batch_rolls_back_the_whole_file(engine: Engine, tmp_path: Path) -> None:
     rows = [base_row(i) for i in range(40)]
     rows[33]["BilledCost"] = "12,50"
     path = write_focus_csv(tmp_path / "late.csv", rows)
@@ -214,7 +214,9 @@ def test_round_trip_preserves_every_total(engine: Engine, tmp_path: Path, suffix
     assert first is not None and first.custom == {"x_Team": "web", "x_Id": "0"}
 
 
-def test_official_sample_round_trip(sqlite_engine: Engine, tmp_path: Path, shared_data: Path) -> None:
+def test_official_sample_round_trip(
+    sqlite_engine: Engine, tmp_path: Path, shared_data: Path
+) -> None:
     ingest_file(sqlite_engine, shared_data / "focus" / "official-sample-1.0" / "focus_sample.csv")
     for suffix in (".csv", ".parquet"):
         out = tmp_path / f"sample{suffix}"
@@ -222,5 +224,7 @@ def test_official_sample_round_trip(sqlite_engine: Engine, tmp_path: Path, share
         other = fresh_sqlite(tmp_path / f"rt{suffix}.db")
         again = ingest_file(other, out)
         assert (again.rows, again.billed_cost_total, again.effective_cost_total) == (
-            1000, SAMPLE_BILLED, SAMPLE_EFFECTIVE,
+            1000,
+            SAMPLE_BILLED,
+            SAMPLE_EFFECTIVE,
         )

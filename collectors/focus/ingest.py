@@ -114,7 +114,9 @@ class NaturalKeys:
         return out
 
 
-def _missing_columns_error(path: Path, missing: tuple[str, ...], header: list[str]) -> InputFileError:
+def _missing_columns_error(
+    path: Path, missing: tuple[str, ...], header: list[str]
+) -> InputFileError:
     hint = "export the file with every mandatory FOCUS column"
     lowered = {h.lower() for h in header}
     if "serviceprovidername" in lowered:
@@ -160,7 +162,9 @@ def ingest_file(
             cols["natural_key"] = natural.keys(result.key_material)
             cols["source_key"] = [key] * n
             upsert_rows(
-                conn, "cost_record", COST_COLUMNS,
+                conn,
+                "cost_record",
+                COST_COLUMNS,
                 list(zip(*(cols[c] for c in COST_COLUMNS), strict=True)),
                 conflict=("natural_key",),
             )
@@ -189,9 +193,17 @@ def ingest_file(
             "belong to this file and were not counted twice"
         )
     return IngestSummary(
-        path=str(path), source_key=key, format=opened.format, focus_version=plan.version,
-        rows=rows, rows_replaced=replaced, billed_cost_total=total.billed_cost,
-        effective_cost_total=total.effective_cost, period_start=total.period_start,
-        period_end=total.period_end, by_service=by_service, warnings=warnings,
+        path=str(path),
+        source_key=key,
+        format=opened.format,
+        focus_version=plan.version,
+        rows=rows,
+        rows_replaced=replaced,
+        billed_cost_total=total.billed_cost,
+        effective_cost_total=total.effective_cost,
+        period_start=total.period_start,
+        period_end=total.period_end,
+        by_service=by_service,
+        warnings=warnings,
         seconds=time.perf_counter() - started,
     )

@@ -45,8 +45,26 @@ def _dec(row: Row, name: str) -> Decimal:
     return Decimal(0) if value is None else Decimal(value)
 
 
+def consumed_quantity_violations(rows: Iterable[Row]) -> list[str]:
+    """ConsumedQuantity belongs to used consumption only (focus.md §3).
+
+    Kept apart from the commitment invariants: the spec's own example
+    `zero_percent_utilization_without_commitment_discount_flexibility.csv` carries a
+    ConsumedQuantity on its Unused row, so this is a data-quality warning, not an error.
+    """
+    problems = []
+    for n, row in enumerate(rows, start=1):
+        if row.get("ConsumedQuantity") is None:
+            continue
+        if row.get("ChargeCategory") != "Usage":
+            problems.append(f"row {n}: ConsumedQuantity on a {row.get('ChargeCategory')} row")
+        elif row.get("CommitmentDiscountStatus") == "Unused":
+            problems.append(f"row {n}: ConsumedQuantity on an Unused commitment row")
+    return problems
+
+
 def commitment_violations(rows: Iterable[Row]) -> list[str]:
-    """Every broken commitment invariant, as a readable sentence (empty when all hold)."""
+    """Every broken commitment invariant (focus.md §3, per CommitmentDiscountId)."""
     problems: list[str] = []
     purchased: dict[str, Decimal] = defaultdict(Decimal)
     amortised: dict[str, Decimal] = defaultdict(Decimal)
@@ -63,11 +81,9 @@ def commitment_violations(rows: Iterable[Row]) -> list[str]:
             continue
         status = row.get("CommitmentDiscountStatus")
         amortised[cd_id] += _dec(row, "EffectiveCost")
-        if status == "Used" and row.get("PricingCategory") == "Committed":
-            if _dec(row, "BilledCost") != 0:
-                problems.append(f"row {n}: usage covered by {cd_id} must have BilledCost 0")
-        if status == "Unused" and row.get("ConsumedQuantity") is not None:
-            problems.append(f"row {n}: an Unused commitment row must have no ConsumedQuantity")
+        covered = status == "Used" and row.get("PricingCategory") == "Committed"
+        if covered and _dec(row, "BilledCost") != 0:
+            problems.append(f"row {n}: usage covered by {cd_id} must have BilledCost 0")
         if status is None and row.get("PricingCategory") == "Committed":
             problems.append(f"row {n}: committed usage must say Used or Unused")
     for cd_id in sorted(set(purchased) & set(amortised)):

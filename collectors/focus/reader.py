@@ -60,9 +60,7 @@ def _csv_header(path: Path, fmt: str) -> list[str]:
             fix="check that the file is a UTF-8 CSV (gzip-compressed if it ends in .gz)",
         ) from exc
     if not row:
-        raise InputFileError(
-            f"{path.name} is empty", where=str(path), fix="export the file again"
-        )
+        raise InputFileError(f"{path.name} is empty", where=str(path), fix="export the file again")
     return [c.strip() for c in row]
 
 
@@ -82,8 +80,10 @@ def _to_string(column: pa.Array) -> pa.Array:
         import json
 
         return pa.array(
-            [None if v is None else json.dumps(dict(v) if pa.types.is_map(t) else v)
-             for v in column.to_pylist()],
+            [
+                None if v is None else json.dumps(dict(v) if pa.types.is_map(t) else v)
+                for v in column.to_pylist()
+            ],
             pa.string(),
         )
     return pc.cast(column, pa.string())
@@ -101,7 +101,9 @@ def _csv_batches(path: Path, header: list[str]) -> Iterator[pa.RecordBatch]:
         reader = pacsv.open_csv(
             str(path),
             read_options=pacsv.ReadOptions(
-                block_size=CSV_BLOCK_BYTES, column_names=header, skip_rows=1,
+                block_size=CSV_BLOCK_BYTES,
+                column_names=header,
+                skip_rows=1,
                 encoding="utf8",
             ),
             parse_options=pacsv.ParseOptions(newlines_in_values=True),
@@ -123,7 +125,9 @@ def _csv_batches(path: Path, header: list[str]) -> Iterator[pa.RecordBatch]:
 def open_focus_file(path: Path, batch_rows: int = 65_536) -> OpenedFile:
     if not path.is_file():
         raise InputFileError(
-            f"no such file: {path}", where=str(path), fix="check the path (globs are expanded by your shell)"
+            f"no such file: {path}",
+            where=str(path),
+            fix="check the path (globs are expanded by your shell)",
         )
     fmt = detect_format(path)
     if fmt == "parquet":

@@ -31,7 +31,8 @@ EXPECTED_VALUES = (
     "ListCost", "PublisherName", "ServiceCategory", "ServiceName",
 )  # fmt: skip
 
-COLUMNS_1_0 = MANDATORY + (
+COLUMNS_1_0 = (
+    *MANDATORY,
     "AvailabilityZone", "ChargeFrequency", "CommitmentDiscountCategory",
     "CommitmentDiscountId", "CommitmentDiscountName", "CommitmentDiscountStatus",
     "CommitmentDiscountType", "ConsumedQuantity", "ConsumedUnit", "ContractedUnitPrice",

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.table import Table
 
-from collectors.focus.export import export_focus
-from collectors.focus.ingest import IngestSummary, ingest_file
 from optimizer.context import AppContext, pass_app
 from optimizer.progress import progress_bar
 from store.errors import CollectorError, OptimizerError, StageNotBuilt
-from store.types import money_str
+from store.money import money_str
+
+if TYPE_CHECKING:
+    from collectors.focus.ingest import IngestSummary
 
 
 @click.group()
@@ -23,9 +25,12 @@ def collect() -> None:
 
 @collect.command("focus")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--source-key", help="Name this source (default: focus:<absolute path>). One file only.")
 @click.option(
-    "--focus-version", type=click.Choice(["1.0", "1.1", "1.2"]),
+    "--source-key", help="Name this source (default: focus:<absolute path>). One file only."
+)
+@click.option(
+    "--focus-version",
+    type=click.Choice(["1.0", "1.1", "1.2"]),
     help="Read as this FOCUS version instead of detecting it from the columns.",
 )
 @pass_app
@@ -39,6 +44,8 @@ def collect_focus(
     """
     if source_key and len(paths) > 1:
         raise click.UsageError("--source-key names one source: give one file with it")
+    from collectors.focus.ingest import ingest_file
+
     engine = app.engine()
     done: list[IngestSummary] = []
     failed: list[tuple[Path, OptimizerError]] = []
@@ -77,7 +84,8 @@ def collect_focus(
 def _print_summary(app: AppContext, s: IngestSummary) -> None:
     period = (
         f"{s.period_start:%Y-%m-%d %H:%M} → {s.period_end:%Y-%m-%d %H:%M}"
-        if s.period_start and s.period_end else "-"
+        if s.period_start and s.period_end
+        else "-"
     )
     app.out.print(
         f"[bold]{Path(s.path).name}[/]: {s.rows:,} rows (FOCUS {s.focus_version}, {s.format}) "
@@ -92,8 +100,13 @@ def _print_summary(app: AppContext, s: IngestSummary) -> None:
     table.add_column("BilledCost", justify="right", footer=money_str(s.billed_cost_total))
     table.add_column("EffectiveCost", justify="right", footer=money_str(s.effective_cost_total))
     for row in s.by_service:
-        table.add_row(row.provider, row.service or "-", f"{row.rows:,}", money_str(row.billed_cost),
-                      money_str(row.effective_cost))
+        table.add_row(
+            row.provider,
+            row.service or "-",
+            f"{row.rows:,}",
+            money_str(row.billed_cost),
+            money_str(row.effective_cost),
+        )
     app.out.print(table)
     for warning in s.warnings:
         app.out.print(f"  [yellow]warning:[/] {warning}")
@@ -101,7 +114,8 @@ def _print_summary(app: AppContext, s: IngestSummary) -> None:
 
 def _not_built(name: str, issue: str) -> click.Command:
     @click.command(
-        name, context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+        name,
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
         help=f"Collect from {name}. Not built yet (issue {issue}).",
     )
     def command() -> None:
@@ -114,8 +128,13 @@ def _not_built(name: str, issue: str) -> click.Command:
     return command
 
 
-for _name, _issue in (("aws", "#5"), ("azure", "#5"), ("gcp", "#5"), ("export", "#5"),
-                      ("usage", "#4")):
+for _name, _issue in (
+    ("aws", "#5"),
+    ("azure", "#5"),
+    ("gcp", "#5"),
+    ("export", "#5"),
+    ("usage", "#4"),
+):
     collect.add_command(_not_built(_name, _issue))
 
 
@@ -134,8 +153,13 @@ def export() -> None:
 
 
 @export.command("focus")
-@click.option("--out", "out", required=True, type=click.Path(path_type=Path),
-              help="Output file: *.csv or *.parquet.")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Output file: *.csv or *.parquet.",
+)
 @click.option("--from", "since", help="First charge day to include (YYYY-MM-DD, UTC).")
 @click.option("--to", "until", help="Charge day to stop before (YYYY-MM-DD, UTC, exclusive).")
 @click.option("--provider", help="Only this ProviderName (case-insensitive).")
@@ -144,13 +168,20 @@ def export_focus_cmd(
     app: AppContext, out: Path, since: str | None, until: str | None, provider: str | None
 ) -> None:
     """Export cost records as FOCUS 1.2, so other FinOps tools can read them."""
+    from collectors.focus.export import export_focus
+
     engine = app.engine()
     with progress_bar(app, f"exporting {out.name}") as advance:
-        s = export_focus(engine, out, since=_date(since), until=_date(until), provider=provider,
-                         progress=advance)
+        s = export_focus(
+            engine, out, since=_date(since), until=_date(until), provider=provider, progress=advance
+        )
     payload = {
-        "path": s.path, "format": s.format, "focus_version": "1.2", "rows": s.rows,
-        "columns": s.columns, "billed_cost_total": money_str(s.billed_cost_total),
+        "path": s.path,
+        "format": s.format,
+        "focus_version": "1.2",
+        "rows": s.rows,
+        "columns": s.columns,
+        "billed_cost_total": money_str(s.billed_cost_total),
         "effective_cost_total": money_str(s.effective_cost_total),
     }
     if app.json_output:

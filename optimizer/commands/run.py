@@ -1,5 +1,98 @@
-"""`optimizer run`: placeholder until the pipeline module lands."""
+"""`optimizer run`: the nightly chain, each stage recorded in the store."""
 
 from __future__ import annotations
 
-COMMANDS: list[object] = []
+from typing import TYPE_CHECKING
+
+import click
+
+from optimizer.config import load_config
+from optimizer.context import AppContext, pass_app
+from optimizer.stages import NOT_BUILT, STAGES
+from store.errors import CollectorError, StageNotBuilt
+
+if TYPE_CHECKING:
+    from optimizer.pipeline import StageResult
+
+STYLE = {"ok": "green", "partial": "yellow", "failed": "red", "not_built": "dim"}
+
+
+@click.command()
+@click.option(
+    "--stages",
+    default=",".join(STAGES),
+    show_default=True,
+    help="Comma-separated subset of the stages, run in pipeline order.",
+)
+@click.option(
+    "--skip-unbuilt",
+    is_flag=True,
+    help="Run the stages that exist and record the others as not built, instead of refusing.",
+)
+@pass_app
+def run(app: AppContext, stages: str, skip_unbuilt: bool) -> None:
+    """Run collect → forecast → plan → apply → report once (what the nightly cron calls)."""
+    wanted = tuple(s.strip() for s in stages.split(",") if s.strip())
+    unknown = [s for s in wanted if s not in STAGES]
+    if unknown:
+        raise click.BadParameter(f"unknown stage(s) {unknown}; choose from {list(STAGES)}")
+    ordered = tuple(s for s in STAGES if s in wanted)
+    unbuilt = [s for s in ordered if s in NOT_BUILT]
+    if unbuilt and not skip_unbuilt:
+        raise StageNotBuilt(
+            "stage(s) not built yet: " + ", ".join(f"{s} ({NOT_BUILT[s]})" for s in unbuilt),
+            fix="run with --skip-unbuilt to run the stages that exist, or --stages collect",
+        )
+    config = load_config(app.config_path)
+    cloud = [f"{s.name} ({s.type})" for s in config.sources if s.type != "focus"]
+    if "collect" in ordered and cloud and not skip_unbuilt:
+        raise StageNotBuilt(
+            "cloud collectors are not built yet (issue #5): " + ", ".join(cloud),
+            fix='run with --skip-unbuilt, or use FOCUS exports ([[sources]] type = "focus")',
+        )
+    from optimizer.pipeline import run_pipeline
+
+    engine = app.engine()
+
+    def show(result: StageResult) -> None:
+        if app.json_output:
+            return
+        label = "not built yet" if result.status == "not_built" else result.status
+        app.out.print(
+            f"  {result.name:<9} [{STYLE[result.status]}]{label:<13}[/] "
+            f"{result.seconds:6.2f}s  {result.detail}"
+        )
+        for problem in result.data.get("failures", []):
+            app.out.print(f"            [red]✗[/] {problem}")
+        for pending in result.data.get("not_built", []):
+            app.out.print(f"            [dim]– {pending}[/]")
+
+    if not app.json_output:
+        app.out.print("[bold]optimizer run[/]")
+    run_id, results = run_pipeline(engine, config, ordered, on_stage=show)
+    if app.json_output:
+        app.emit_json(
+            {
+                "run_id": run_id,
+                "stages": [
+                    {
+                        "name": r.name,
+                        "status": r.status,
+                        "seconds": round(r.seconds, 3),
+                        "detail": r.detail,
+                        **r.data,
+                    }
+                    for r in results
+                ],
+            }
+        )
+    else:
+        app.out.print(f"Run {run_id} recorded; `optimizer status` shows what the store holds.")
+    if any(r.status in ("failed", "partial") for r in results):
+        raise CollectorError(
+            "some sources failed (see above); the others were collected",
+            fix="fix the sources named above and run again: nothing is counted twice",
+        )
+
+
+COMMANDS = [run]

@@ -8,16 +8,16 @@ import click
 from rich.table import Table
 
 from optimizer.context import AppContext, pass_app
-from store.engine import redacted
-from store.migrate import head_revision, upgrade
-from store.status import store_status
-from store.types import money_str
+from store.money import money_str
 
 
 @click.command()
 @pass_app
 def init(app: AppContext) -> None:
     """Create the store, or upgrade it in place to this version's schema."""
+    from store.engine import redacted
+    from store.migrate import upgrade
+
     engine = app.engine(require_schema=False)
     before, after = upgrade(engine)
     payload = {"url": redacted(app.url), "revision_before": before, "revision": after}
@@ -40,6 +40,10 @@ def _when(value: Any) -> str:
 @pass_app
 def status(app: AppContext) -> None:
     """What the store holds: sources, periods, freshness and counts."""
+    from store.engine import redacted
+    from store.migrate import head_revision
+    from store.status import store_status
+
     engine = app.engine()
     with engine.connect() as conn:
         st = store_status(conn)
@@ -82,8 +86,12 @@ def status(app: AppContext) -> None:
         table.add_column(col)
     for s in st.sources:
         table.add_row(
-            s.source_key, s.source_type, s.last_status, _when(s.last_success_at),
-            "-" if s.age_hours is None else f"{s.age_hours:.1f}", f"{s.rows:,}",
+            s.source_key,
+            s.source_type,
+            s.last_status,
+            _when(s.last_success_at),
+            "-" if s.age_hours is None else f"{s.age_hours:.1f}",
+            f"{s.rows:,}",
             f"{_when(s.period_start)} → {_when(s.period_end)}",
         )
     app.out.print(table)

@@ -66,9 +66,7 @@ class UsageSample(SQLModel, table=True):
     """One point of a utilization or access series (UTC, half-open hourly buckets)."""
 
     __tablename__ = "usage_sample"
-    __table_args__ = (
-        sa.UniqueConstraint("series_id", "metric", "ts", name="uq_usage_sample"),
-    )
+    __table_args__ = (sa.UniqueConstraint("series_id", "metric", "ts", name="uq_usage_sample"),)
 
     id: int | None = Field(default=None, primary_key=True)
     series_id: str

@@ -21,7 +21,12 @@ class PriceOffer(SQLModel, table=True):
     __tablename__ = "price_offer"
     __table_args__ = (
         sa.UniqueConstraint(
-            "provider", "region", "zone", "instance_type", "purchase_option", "valid_from",
+            "provider",
+            "region",
+            "zone",
+            "instance_type",
+            "purchase_option",
+            "valid_from",
             name="uq_price_offer_version",
         ),
         sa.Index("ix_price_offer_current", "provider", "region", "valid_to"),
