@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -18,14 +18,15 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from collectors.focus.normalize import BatchNormalizer
-from collectors.focus.reader import open_focus_file
+from collectors.focus.normalize import BatchNormalizer, BatchResult
+from collectors.focus.prefetch import prefetch
+from collectors.focus.reader import OpenedFile, open_focus_file
 from collectors.focus.schema import plan_columns
 from store import costs
 from store.bulk import delete_where, upsert_rows
 from store.errors import InputFileError
+from store.money import canonical, money_str
 from store.sources import record_file, record_source_success
-from store.types import money_str
 
 COST_COLUMNS = (
     "natural_key", "source_key", "focus_version", "billed_cost", "effective_cost",
@@ -130,6 +131,63 @@ def _missing_columns_error(
     )
 
 
+@dataclass
+class _Totals:
+    """Exact running totals of what a file held, per provider and service."""
+
+    groups: dict[tuple[str | None, str | None], list[Any]] = field(default_factory=dict)
+    missing_expected: dict[str, int] = field(default_factory=dict)
+    first: datetime | None = None
+    last: datetime | None = None
+    rows: int = 0
+
+    def add(self, result: BatchResult, n: int) -> None:
+        self.rows += n
+        for name, count in result.missing_expected.items():
+            self.missing_expected[name] = self.missing_expected.get(name, 0) + count
+        for group, (k, billed, effective) in result.totals.items():
+            acc = self.groups.setdefault(group, [0, Decimal(0), Decimal(0)])
+            acc[0], acc[1], acc[2] = acc[0] + k, acc[1] + billed, acc[2] + effective
+        start, end = result.period
+        if start is not None and (self.first is None or start < self.first):
+            self.first = start
+        if end is not None and (self.last is None or end > self.last):
+            self.last = end
+
+    def by_service(self) -> list[costs.ServiceTotal]:
+        ordered = sorted(self.groups.items(), key=lambda g: (g[0][0] or "", g[0][1] or ""))
+        return [
+            costs.ServiceTotal(p or "", sv, k, canonical(b), canonical(e))
+            for (p, sv), (k, b, e) in ordered
+        ]
+
+    def total(self) -> costs.CostTotals:
+        services = self.by_service()
+        return costs.CostTotals(
+            self.rows,
+            canonical(sum((s.billed_cost for s in services), Decimal(0))),
+            canonical(sum((s.effective_cost for s in services), Decimal(0))),
+            self.first,
+            self.last,
+        )
+
+
+def _prepared_batches(
+    opened: OpenedFile, normalizer: BatchNormalizer, source_key: str
+) -> Iterator[tuple[list[tuple[Any, ...]], BatchResult, int]]:
+    """Validated, keyed rows ready for the database (runs in the prefetch thread)."""
+    natural = NaturalKeys()
+    for batch in opened.batches:
+        result = normalizer.normalize(batch)
+        n = batch.num_rows
+        cols = result.columns
+        cols["natural_key"] = natural.keys(result.key_material)
+        cols["source_key"] = [source_key] * n
+        rows = list(zip(*(cols[c] for c in COST_COLUMNS), strict=True))
+        result.columns, result.key_material = {}, []  # free the column lists early
+        yield rows, result, n
+
+
 def ingest_file(
     engine: Engine,
     path: Path,
@@ -140,6 +198,7 @@ def ingest_file(
     batch_rows: int = 65_536,
     progress: Progress | None = None,
 ) -> IngestSummary:
+    """Ingest one FOCUS file in one transaction; see the module docstring."""
     started = time.perf_counter()
     path = path.expanduser().resolve()
     opened = open_focus_file(path, batch_rows)
@@ -149,35 +208,20 @@ def ingest_file(
     key = source_key or f"focus:{path}"
     sha = file_sha256(path)
     normalizer = BatchNormalizer(path, plan, strict=strict)
-    natural = NaturalKeys()
-    missing_expected: dict[str, int] = {}
-    rows = 0
+    acc = _Totals()
     with engine.begin() as conn:
         replaced = delete_where(conn, "cost_record", "source_key", key)
         rows_before = costs.count(conn)
-        for batch in opened.batches:
-            result = normalizer.normalize(batch)
-            n = batch.num_rows
-            cols = result.columns
-            cols["natural_key"] = natural.keys(result.key_material)
-            cols["source_key"] = [key] * n
-            upsert_rows(
-                conn,
-                "cost_record",
-                COST_COLUMNS,
-                list(zip(*(cols[c] for c in COST_COLUMNS), strict=True)),
-                conflict=("natural_key",),
-            )
-            for name, count in result.missing_expected.items():
-                missing_expected[name] = missing_expected.get(name, 0) + count
-            rows += n
+        for rows, result, n in prefetch(_prepared_batches(opened, normalizer, key)):
+            upsert_rows(conn, "cost_record", COST_COLUMNS, rows, conflict=("natural_key",))
+            acc.add(result, n)
             if progress:
                 progress(n)
-        overlap = rows - (costs.count(conn) - rows_before)
-        total = costs.totals(conn, key)
-        by_service = costs.totals_by_service(conn, key)
+        overlap = acc.rows - (costs.count(conn) - rows_before)
+        total = acc.total()
         record_file(conn, key, str(path), sha, total)
         record_source_success(conn, key, "focus", total, detail=f"{path.name} ({plan.version})")
+    rows, missing_expected, by_service = acc.rows, acc.missing_expected, acc.by_service()
     warnings = [
         f"{count} row(s) have no {name} (FOCUS requires one); kept as null"
         for name, count in sorted(missing_expected.items())
