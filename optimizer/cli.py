@@ -66,7 +66,7 @@ _register()
 
 
 def _report(error: OptimizerError, app: AppContext | None) -> None:
-    if app and app.json_output:
+    if app and app.json_output and not app.emitted:
         sys.stdout.write(json.dumps(error.as_dict(), indent=2) + "\n")
     click.echo(error.render(), err=True)
 

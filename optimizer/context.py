@@ -35,6 +35,7 @@ class AppContext:
     out: Console = field(default_factory=lambda: Console(highlight=False))
     err: Console = field(default_factory=lambda: Console(stderr=True, highlight=False))
     _engine: Engine | None = None
+    emitted: bool = False  # a JSON result is on stdout: errors then go to stderr only
 
     @property
     def url(self) -> str:
@@ -54,6 +55,7 @@ class AppContext:
 
     def emit_json(self, payload: Any) -> None:
         sys.stdout.write(json.dumps(payload, indent=2, default=_default) + "\n")
+        self.emitted = True
 
     @property
     def show_progress(self) -> bool:

@@ -98,7 +98,8 @@ def test_one_bad_file_does_not_stop_the_others(db: str, tmp_path: Path) -> None:
     bad.write_text("BilledCost\n1\n")
     out = cli("--db", db, "--json", "collect", "focus", str(bad), str(good))
     assert out.returncode == 3
-    payload = json.loads(out.stdout.split("\n}\n")[0] + "\n}")
+    payload = json.loads(out.stdout)
+    assert payload["rows"] == 4
     assert [f["rows"] for f in payload["files"]] == [4]
     assert payload["failed"][0]["path"].endswith("bad.csv")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -64,12 +65,15 @@ def collect_focus(
             failed.append((path, exc))
             app.err.print(exc.render(), markup=False)
     if app.json_output:
-        payload = [s.as_dict() for s in done]
         app.emit_json(
             {
-                "files": payload,
+                "rows": sum(s.rows for s in done),
+                "billed_cost_total": money_str(sum((s.billed_cost_total for s in done), Decimal(0))),
+                "effective_cost_total": money_str(
+                    sum((s.effective_cost_total for s in done), Decimal(0))
+                ),
+                "files": [s.as_dict() for s in done],
                 "failed": [{"path": str(p), **e.as_dict()} for p, e in failed],
-                **(payload[0] if len(payload) == 1 and not failed else {}),
             }
         )
     if failed:
