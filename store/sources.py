@@ -46,3 +46,23 @@ def record_source_success(
             watermark=t.period_end,
         )
     )
+
+
+def unchanged_file(conn: Connection, source_key: str, sha256: str) -> bool:
+    """True when the source's last ingest was this exact file and its rows are all there."""
+    files = IngestedFile.__table__  # type: ignore[attr-defined]
+    last = conn.execute(
+        sa.select(files.c.sha256, files.c.rows)
+        .where(files.c.source_key == source_key)
+        .order_by(files.c.id.desc())
+        .limit(1)
+    ).first()
+    if last is None or last.sha256 != sha256:
+        return False
+    from store.models import CostRecord
+
+    records = CostRecord.__table__  # type: ignore[attr-defined]
+    present = conn.execute(
+        sa.select(sa.func.count()).select_from(records).where(records.c.source_key == source_key)
+    ).scalar_one()
+    return int(present) == int(last.rows)

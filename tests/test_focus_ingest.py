@@ -45,7 +45,9 @@ def test_official_sample_reproduces_its_total_and_is_idempotent(
     assert first.focus_version == "1.0"
     assert first.billed_cost_total == SAMPLE_BILLED
     assert first.effective_cost_total == SAMPLE_EFFECTIVE
-    second = ingest_file(engine, sample)
+    unchanged = ingest_file(engine, sample)
+    assert unchanged.unchanged and unchanged.billed_cost_total == SAMPLE_BILLED
+    second = ingest_file(engine, sample, force=True)
     assert second.rows_replaced == 1000
     t = store_totals(engine)
     assert (t.rows, t.billed_cost, t.effective_cost) == (1000, SAMPLE_BILLED, SAMPLE_EFFECTIVE)
@@ -97,7 +99,7 @@ def test_identical_rows_in_one_file_are_all_counted(sqlite_engine: Engine, tmp_p
     summary = ingest_file(sqlite_engine, write_focus_csv(tmp_path / "dup.csv", rows))
     assert summary.rows == 3
     assert store_totals(sqlite_engine).billed_cost == Decimal("3.75")
-    ingest_file(sqlite_engine, tmp_path / "dup.csv")
+    ingest_file(sqlite_engine, tmp_path / "dup.csv", force=True)
     assert store_totals(sqlite_engine).billed_cost == Decimal("3.75")
 
 

@@ -26,7 +26,7 @@ from store import costs
 from store.bulk import delete_where, upsert_rows
 from store.errors import InputFileError
 from store.money import canonical, money_str
-from store.sources import record_file, record_source_success
+from store.sources import record_file, record_source_success, unchanged_file
 
 COST_COLUMNS = (
     "natural_key", "source_key", "focus_version", "billed_cost", "effective_cost",
@@ -83,6 +83,7 @@ class IngestSummary:
             ],
             "warnings": self.warnings,
             "seconds": round(self.seconds, 3),
+            "unchanged": self.unchanged,
         }
 
 
@@ -188,6 +189,22 @@ def _prepared_batches(
         yield rows, result, n
 
 
+def _unchanged_summary(
+    engine: Engine, path: Path, key: str, fmt: str, version: str, started: float
+) -> IngestSummary:
+    with engine.connect() as conn:
+        total = costs.totals(conn, key)
+        by_service = costs.totals_by_service(conn, key)
+    return IngestSummary(
+        path=str(path), source_key=key, format=fmt, focus_version=version, rows=total.rows,
+        rows_replaced=0, billed_cost_total=total.billed_cost,
+        effective_cost_total=total.effective_cost, period_start=total.period_start,
+        period_end=total.period_end, by_service=by_service,
+        warnings=["unchanged since the last ingest of this source: skipped (use --force)"],
+        seconds=time.perf_counter() - started, unchanged=True,
+    )
+
+
 def ingest_file(
     engine: Engine,
     path: Path,
@@ -197,8 +214,13 @@ def ingest_file(
     strict: bool = True,
     batch_rows: int = 65_536,
     progress: Progress | None = None,
+    force: bool = False,
 ) -> IngestSummary:
-    """Ingest one FOCUS file in one transaction; see the module docstring."""
+    """Ingest one FOCUS file in one transaction; see the module docstring.
+
+    A file identical (sha256) to the one this source last ingested, whose rows are all
+    still in the store, is skipped (`unchanged`) unless `force`.
+    """
     started = time.perf_counter()
     path = path.expanduser().resolve()
     opened = open_focus_file(path, batch_rows)
@@ -207,6 +229,10 @@ def ingest_file(
         raise _missing_columns_error(path, plan.missing_mandatory, opened.header)
     key = source_key or f"focus:{path}"
     sha = file_sha256(path)
+    if not force:
+        with engine.connect() as conn:
+            if unchanged_file(conn, key, sha):
+                return _unchanged_summary(engine, path, key, opened.format, plan.version, started)
     normalizer = BatchNormalizer(path, plan, strict=strict)
     acc = _Totals()
     with engine.begin() as conn:

@@ -34,9 +34,14 @@ def collect() -> None:
     type=click.Choice(["1.0", "1.1", "1.2"]),
     help="Read as this FOCUS version instead of detecting it from the columns.",
 )
+@click.option("--force", is_flag=True, help="Re-ingest files even when unchanged since last time.")
 @pass_app
 def collect_focus(
-    app: AppContext, paths: tuple[Path, ...], source_key: str | None, focus_version: str | None
+    app: AppContext,
+    paths: tuple[Path, ...],
+    source_key: str | None,
+    focus_version: str | None,
+    force: bool,
 ) -> None:
     """Ingest FOCUS 1.0–1.2 files (CSV, CSV.gz or Parquet), one transaction per file.
 
@@ -54,7 +59,8 @@ def collect_focus(
         try:
             with progress_bar(app, f"ingesting {path.name}") as advance:
                 summary = ingest_file(
-                    engine, path, source_key=source_key, version=focus_version, progress=advance
+                    engine, path, source_key=source_key, version=focus_version, progress=advance,
+                    force=force,
                 )
             done.append(summary)
             if not app.json_output:
@@ -86,6 +92,12 @@ def collect_focus(
 
 
 def _print_summary(app: AppContext, s: IngestSummary) -> None:
+    if s.unchanged:
+        app.out.print(
+            f"[bold]{Path(s.path).name}[/]: unchanged since its last ingest ({s.rows:,} rows, "
+            f"BilledCost {money_str(s.billed_cost_total)}); skipped. --force re-reads it."
+        )
+        return
     period = (
         f"{s.period_start:%Y-%m-%d %H:%M} → {s.period_end:%Y-%m-%d %H:%M}"
         if s.period_start and s.period_end
