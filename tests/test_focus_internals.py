@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 
 from collectors.focus.ingest import NaturalKeys
-from collectors.focus.normalize import json_objects
+from collectors.focus.columns import json_objects
 from collectors.focus.prefetch import prefetch
 from collectors.focus.schema import MANDATORY, plan_columns
 

@@ -196,12 +196,20 @@ def _unchanged_summary(
         total = costs.totals(conn, key)
         by_service = costs.totals_by_service(conn, key)
     return IngestSummary(
-        path=str(path), source_key=key, format=fmt, focus_version=version, rows=total.rows,
-        rows_replaced=0, billed_cost_total=total.billed_cost,
-        effective_cost_total=total.effective_cost, period_start=total.period_start,
-        period_end=total.period_end, by_service=by_service,
+        path=str(path),
+        source_key=key,
+        format=fmt,
+        focus_version=version,
+        rows=total.rows,
+        rows_replaced=0,
+        billed_cost_total=total.billed_cost,
+        effective_cost_total=total.effective_cost,
+        period_start=total.period_start,
+        period_end=total.period_end,
+        by_service=by_service,
         warnings=["unchanged since the last ingest of this source: skipped (use --force)"],
-        seconds=time.perf_counter() - started, unchanged=True,
+        seconds=time.perf_counter() - started,
+        unchanged=True,
     )
 
 
