@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -139,10 +139,11 @@ class Estate:
 
 
 def _distance_km(a: RegionInfo, b: RegionInfo) -> float:
-    if None in (a.latitude, a.longitude, b.latitude, b.longitude):
-        return 20_000.0 if (a.provider, a.region) != (b.provider, b.region) else 0.0
-    p1, p2 = math.radians(a.latitude), math.radians(b.latitude)  # type: ignore[arg-type]
-    dl = math.radians(b.longitude - a.longitude)  # type: ignore[operator]
+    """Great-circle distance; regions without coordinates count as far away."""
+    if a.latitude is None or a.longitude is None or b.latitude is None or b.longitude is None:
+        return 0.0 if (a.provider, a.region) == (b.provider, b.region) else 20_000.0
+    p1, p2 = math.radians(a.latitude), math.radians(b.latitude)
+    dl = math.radians(b.longitude - a.longitude)
     c = math.sin(p1) * math.sin(p2) + math.cos(p1) * math.cos(p2) * math.cos(dl)
     return 6371.0 * math.acos(max(-1.0, min(1.0, c)))
 
@@ -250,20 +251,9 @@ def _workloads(
         spot = by_key.get((provider, region, od.instance_type, "spot"))
         if spot is not None and rng.random() < SPOT_SHARE[env]:
             option, price = "spot", spot.usd_per_hour
-        u = rng.random()
-        cpu_util = (
-            rng.uniform(0.015, 0.08)
-            if u < 0.15
-            else rng.uniform(0.1, 0.3)
-            if u < 0.45
-            else rng.uniform(0.3, 0.7)
-        )
-        mem_util = rng.uniform(0.1, 0.4) if u < 0.15 else rng.uniform(0.3, 0.85)
-        egress = (
-            float(np.clip(rng.lognormal(math.log(12), 1.1), 0.1, 2000))
-            if (rng.random() < 0.4)
-            else 0.0
-        )
+        cpu_util, mem_util = _utilisation(rng)
+        has_egress = rng.random() < 0.4
+        egress = float(np.clip(rng.lognormal(math.log(12), 1.1), 0.1, 2000)) if has_egress else 0.0
         name = f"{team}-{component}-{env}-{i + 1:03d}"
         app = f"{team}-{component}"
         out.append(WorkloadSpec(
@@ -280,6 +270,15 @@ def _workloads(
             egress_gb_per_day=round(egress, 2),
         ))  # fmt: skip
     return out
+
+
+def _utilisation(rng: np.random.Generator) -> tuple[float, float]:
+    """Mean share of (vCPU, memory) used: 15 % idle, 30 % oversized, the rest busy."""
+    u = rng.random()
+    if u < 0.15:
+        return rng.uniform(0.015, 0.08), rng.uniform(0.1, 0.4)
+    cpu = rng.uniform(0.1, 0.3) if u < 0.45 else rng.uniform(0.3, 0.7)
+    return cpu, rng.uniform(0.3, 0.85)
 
 
 def _cost_center(team: str) -> str:
@@ -305,30 +304,17 @@ def _commit(
     for n, j in enumerate(chosen):
         i = eligible[int(j)]
         w = workloads[i]
-        term = (
-            "commit_3y"
-            if rng.random() < 0.3 and (w.provider, w.region, w.instance_type, "commit_3y") in by_key
-            else "commit_1y"
-        )
+        has_3y = (w.provider, w.region, w.instance_type, "commit_3y") in by_key
+        term = "commit_3y" if rng.random() < 0.3 and has_3y else "commit_1y"
         offer = by_key[w.provider, w.region, w.instance_type, term]
         cid = f"projects/{w.account_id}/regions/{w.region}/commitments/cud-{w.name}"
         extra = 1 if n == 0 else 0  # the first one was bought too big: an Unused share
-        commitments.append(
-            Commitment(
-                cid,
-                f"cud-{w.name}",
-                w.name,
-                w.provider,
-                w.region,
-                w.account_id,
-                w.replicas + extra,
-                offer.usd_per_hour,
-                term,
-            )
-        )
-        workloads[i] = WorkloadSpec(
-            **{**w.__dict__, "purchase_option": term, "usd_per_hour": offer.usd_per_hour}
-        )
+        commitments.append(Commitment(
+            id=cid, name=f"cud-{w.name}", workload=w.name, provider=w.provider, region=w.region,
+            account_id=w.account_id, replicas=w.replicas + extra, usd_per_hour=offer.usd_per_hour,
+            term=term,
+        ))  # fmt: skip
+        workloads[i] = replace(w, purchase_option=term, usd_per_hour=offer.usd_per_hour)
     return workloads, commitments
 
 

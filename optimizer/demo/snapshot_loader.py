@@ -100,15 +100,17 @@ def _s(value: str | None) -> str | None:
 
 
 def _dec(value: str | None) -> Decimal | None:
+    text = _s(value)
     try:
-        return Decimal(value.strip()) if _s(value) else None  # type: ignore[union-attr]
+        return None if text is None else Decimal(text)
     except InvalidOperation:
         return None
 
 
 def _float(value: str | None) -> float | None:
+    text = _s(value)
     try:
-        return float(value) if _s(value) else None  # type: ignore[arg-type]
+        return None if text is None else float(text)
     except ValueError:
         return None
 
@@ -173,9 +175,10 @@ def _regions() -> Iterator[RegionInfo]:
 
 def _pairs(name: str) -> Iterator[tuple[str, str, str, str, dict[str, str]]]:
     for r in read_rows(name):
-        key = [_s(r.get(c)) for c in ("src_provider", "src_region", "dst_provider", "dst_region")]
-        if all(key):
-            yield (*key, r)  # type: ignore[misc]
+        sp, sr, dp, dr = (_s(r.get(c)) for c in ("src_provider", "src_region", "dst_provider",
+                                                  "dst_region"))  # fmt: skip
+        if sp and sr and dp and dr:
+            yield sp, sr, dp, dr, r
 
 
 def _tiers() -> Iterator[TierPrice]:

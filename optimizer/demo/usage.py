@@ -56,8 +56,11 @@ def load_profiles() -> Profiles:
         with resource.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as fh:
             for r in csv.DictReader(io.StringIO(fh.read())):
                 try:
-                    name, how, factor = r["profile"].strip(), int(r["hour_of_week"]), float(
-                        r["factor"])
+                    name, how, factor = (
+                        r["profile"].strip(),
+                        int(r["hour_of_week"]),
+                        float(r["factor"]),
+                    )
                 except (KeyError, ValueError, AttributeError):
                     continue
                 if name and 0 <= how < 168:
@@ -65,33 +68,39 @@ def load_profiles() -> Profiles:
                     meta[name] = (_num(r.get("noise"), 0.1), _num(r.get("growth_per_day"), 0.0))
     names = tuple(sorted(n for n in rows if len(rows[n]) == 168))
     if not names:
-        return Profiles(("cpu:flat",), ("cpu",), np.ones((1, 168)), np.array([0.1]),
-                        np.zeros(1))
+        return Profiles(("cpu:flat",), ("cpu",), np.ones((1, 168)), np.array([0.1]), np.zeros(1))
     factors = np.array([[rows[n][h] for h in range(168)] for n in names])
     factors /= np.maximum(factors.mean(axis=1, keepdims=True), 1e-9)
-    return Profiles(names, tuple(n.split(":", 1)[0] for n in names), factors,
-                    np.array([meta[n][0] for n in names]), np.array([meta[n][1] for n in names]))
+    return Profiles(
+        names,
+        tuple(n.split(":", 1)[0] for n in names),
+        factors,
+        np.array([meta[n][0] for n in names]),
+        np.array([meta[n][1] for n in names]),
+    )
 
 
 def _num(value: str | None, default: float) -> float:
     try:
-        return float(value) if value not in (None, "") else default  # type: ignore[arg-type]
+        return float(value) if value else default
     except ValueError:
         return default
 
 
-def _events(rng: np.random.Generator, hours: int, rate: float, low: float, high: float,
-            longest: int) -> np.ndarray:
+def _events(
+    rng: np.random.Generator, hours: int, rate: float, low: float, high: float, longest: int
+) -> np.ndarray:
     """Multipliers for a few bursts (spikes > 1, outages < 1) at random hours."""
     out = np.ones(hours)
     for _ in range(int(rng.poisson(rate))):
         start, length = int(rng.integers(0, hours)), int(rng.integers(1, longest + 1))
-        out[start:start + length] *= rng.uniform(low, high)
+        out[start : start + length] *= rng.uniform(low, high)
     return out
 
 
-def workload_series(w: WorkloadSpec, index: int, estate: Estate, prof: Profiles,
-                    tz_hours: int) -> tuple[np.ndarray, np.ndarray]:
+def workload_series(
+    w: WorkloadSpec, index: int, estate: Estate, prof: Profiles, tz_hours: int
+) -> tuple[np.ndarray, np.ndarray]:
     """(cpu_cores, memory_gib) per hour of the window, within the workload's capacity."""
     rng = np.random.default_rng([estate.seed, _CPU_STREAM, index])
     hours = estate.days * 24
@@ -101,9 +110,10 @@ def workload_series(w: WorkloadSpec, index: int, estate: Estate, prof: Profiles,
     p = int(rng.choice(cpu_idx))
     shift = tz_hours + int(rng.integers(-2, 3))  # the trace's day follows local time
     shape = 1 + rng.uniform(0.6, 1.4) * (prof.factors[p, (how + shift) % 168] - 1)
-    g = float(prof.growth[p])
-    g = np.clip(g, -0.003, 0.004) * rng.uniform(0.3, 1.0) if g else np.clip(
-        rng.normal(0.0005, 0.001), -0.002, 0.004)
+    if prof.growth[p]:  # the trace's own trend, tamed: 14 days of it would explode over 90
+        g = float(np.clip(prof.growth[p], -0.003, 0.004) * rng.uniform(0.3, 1.0))
+    else:
+        g = float(np.clip(rng.normal(0.0005, 0.001), -0.002, 0.004))
     trend = np.clip(1 + g * (t / 24 - estate.days / 2), 0.2, None)
     sigma = float(np.clip(prof.noise[p], 0.03, 0.5) * rng.uniform(0.7, 1.3))
     noise = np.clip(1 + sigma * rng.standard_normal(hours), 0.05, None)
@@ -167,17 +177,22 @@ def _workload_rows(estate: Estate, prof: Profiles, stamps: list[str]) -> Iterato
         w = estate.workloads[i]
         cpu, mem = workload_series(w, i, estate, prof, _tz_hours(estate, w))
         sid = w.series_id
-        batch.extend((sid, "cpu_cores", ts, v, SOURCE_KEY) for ts, v in zip(
-            stamps, cpu.tolist(), strict=True))
-        batch.extend((sid, "memory_gib", ts, v, SOURCE_KEY) for ts, v in zip(
-            stamps, mem.tolist(), strict=True))
+        batch.extend(
+            (sid, "cpu_cores", ts, v, SOURCE_KEY)
+            for ts, v in zip(stamps, cpu.tolist(), strict=True)
+        )
+        batch.extend(
+            (sid, "memory_gib", ts, v, SOURCE_KEY)
+            for ts, v in zip(stamps, mem.tolist(), strict=True)
+        )
         if n % WORKLOADS_PER_BATCH == 0 or n == len(order):
             yield batch
             batch = []
 
 
-def write_usage(engine: Engine, estate: Estate,
-                progress: Callable[[int], None] | None = None) -> int:
+def write_usage(
+    engine: Engine, estate: Estate, progress: Callable[[int], None] | None = None
+) -> int:
     """Write every series into usage_sample (one transaction); returns rows written.
 
     `progress` is advanced by one per workload or storage group written.
@@ -195,10 +210,14 @@ def write_usage(engine: Engine, estate: Estate,
         rows: list[Row] = []
         for i in sorted(range(len(estate.storage)), key=lambda i: estate.storage[i].series_id):
             sid = estate.storage[i].series_id
-            rows.extend((sid, "gb_retrieved", ts, v, SOURCE_KEY) for ts, v in zip(
-                days, gb[i].tolist(), strict=True))
-            rows.extend((sid, "get_requests", ts, v, SOURCE_KEY) for ts, v in zip(
-                days, req[i].tolist(), strict=True))
+            rows.extend(
+                (sid, "gb_retrieved", ts, v, SOURCE_KEY)
+                for ts, v in zip(days, gb[i].tolist(), strict=True)
+            )
+            rows.extend(
+                (sid, "get_requests", ts, v, SOURCE_KEY)
+                for ts, v in zip(days, req[i].tolist(), strict=True)
+            )
         total += upsert_rows(conn, "usage_sample", COLUMNS, rows, CONFLICT)
         if progress:
             progress(len(estate.storage))

@@ -50,8 +50,8 @@ class StorageGroup(SQLModel, table=True):
     bucket: str
     prefix: str = ""
     tier: str
-    bytes: int
-    objects: int
+    bytes: int = Field(sa_type=sa.BigInteger)
+    objects: int = Field(sa_type=sa.BigInteger)
     oldest_object_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
     median_age_days: float | None = None
     owner: str | None = None
