@@ -35,7 +35,10 @@ def render() -> str:
     parts = [HEADER]
     for path, command in _walk(cli, ["optimizer"]):
         with click.Context(
-            command, info_name=" ".join(path), terminal_width=100, max_content_width=100,
+            command,
+            info_name=" ".join(path),
+            terminal_width=100,
+            max_content_width=100,
             help_option_names=["-h", "--help"],
         ) as ctx:
             text = command.get_help(ctx)

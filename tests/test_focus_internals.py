@@ -8,8 +8,8 @@ import threading
 import pyarrow as pa
 import pytest
 
-from collectors.focus.ingest import NaturalKeys
 from collectors.focus.columns import json_objects
+from collectors.focus.ingest import NaturalKeys
 from collectors.focus.prefetch import prefetch
 from collectors.focus.schema import MANDATORY, plan_columns
 

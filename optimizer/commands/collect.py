@@ -59,7 +59,11 @@ def collect_focus(
         try:
             with progress_bar(app, f"ingesting {path.name}") as advance:
                 summary = ingest_file(
-                    engine, path, source_key=source_key, version=focus_version, progress=advance,
+                    engine,
+                    path,
+                    source_key=source_key,
+                    version=focus_version,
+                    progress=advance,
                     force=force,
                 )
             done.append(summary)
@@ -74,7 +78,9 @@ def collect_focus(
         app.emit_json(
             {
                 "rows": sum(s.rows for s in done),
-                "billed_cost_total": money_str(sum((s.billed_cost_total for s in done), Decimal(0))),
+                "billed_cost_total": money_str(
+                    sum((s.billed_cost_total for s in done), Decimal(0))
+                ),
                 "effective_cost_total": money_str(
                     sum((s.effective_cost_total for s in done), Decimal(0))
                 ),
