@@ -60,7 +60,7 @@ def _configure_sqlite(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
-    cur.execute("PRAGMA cache_size=-131072")  # 128 MiB page cache for bulk loads
+    cur.execute("PRAGMA cache_size=-32768")  # 32 MiB page cache
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from store.errors import InputFileError
 
 NULL_LITERALS = ["", "NULL", "null", "Null"]
-CSV_BLOCK_BYTES = 8 << 20
+CSV_BLOCK_BYTES = 4 << 20
 
 
 @dataclass
