@@ -4,32 +4,41 @@ The demo's spend goes through the real FOCUS ingest, so everything downstream re
 exactly as it would read a provider's export. Amounts follow the estate: a replica-day
 costs its offer's hourly price × 24, a storage group's day costs GiB × tier price /
 days in the month, and commitments obey the FOCUS rule that, per CommitmentDiscountId,
-Σ EffectiveCost(Usage) = Σ BilledCost(Purchase) exactly.
+Σ EffectiveCost(Usage) = Σ BilledCost(Purchase) exactly. How a row is laid out and
+formatted is focus_rows.py's business; this module decides what each resource is charged.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
-import json
-from collections import defaultdict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from optimizer.demo.estate import Commitment, Estate, StorageSpec, WorkloadSpec
+from optimizer.demo.estate import Commitment, Estate, WorkloadSpec
+from optimizer.demo.focus_rows import (
+    CLOUD,
+    COLUMNS,
+    Amounts,
+    Day,
+    FocusRows,
+    Q,
+    charge_amounts,
+    charge_days,
+    charge_kind,
+    charge_months,
+)
 from optimizer.demo.snapshot_loader import Snapshot
+from optimizer.demo.storage import StorageSpec
 from optimizer.demo.usage import GIB, storage_access
 
 FILE_NAME = "demo-focus-1.2.csv.gz"
 SOURCE_NAME = "demo"  # the [[sources]] name in the demo's optimizer.toml
 SOURCE_KEY = f"{SOURCE_NAME}:{FILE_NAME}"  # the key `optimizer run` gives that file
-Q = Decimal("0.0000000001")  # every amount is written with 10 decimals
 ZERO = Decimal(0)
 TAX_RATE = Decimal("0.05")  # illustrative invoice tax on compute and storage, not a real rate
 # Internet egress where the snapshot has no price for the region: first-tier list prices.
@@ -45,92 +54,12 @@ DEFAULT_TIER_PRICE = {
     ("gcp", "STANDARD"): Decimal("0.02"), ("gcp", "NEARLINE"): Decimal("0.01"),
     ("gcp", "COLDLINE"): Decimal("0.004"), ("gcp", "ARCHIVE"): Decimal("0.0012"),
 }  # fmt: skip
-CLOUD = {  # provider name, account types, then (ServiceName, ServiceCategory, Subcategory)
-    "aws": ("AWS", "Payer Account", "Linked Account",
-            ("Amazon Elastic Compute Cloud", "Compute", "Virtual Machines"),
-            ("Amazon Simple Storage Service", "Storage", "Object Storage"),
-            ("AWS Data Transfer", "Networking", "Data Transfer")),
-    "azure": ("Microsoft", "Billing Profile", "Subscription",
-              ("Virtual Machines", "Compute", "Virtual Machines"),
-              ("Storage", "Storage", "Object Storage"),
-              ("Bandwidth", "Networking", "Data Transfer")),
-    "gcp": ("Google Cloud", "Billing Account", "Project",
-            ("Compute Engine", "Compute", "Virtual Machines"),
-            ("Cloud Storage", "Storage", "Object Storage"),
-            ("Networking", "Networking", "Data Transfer")),
-}  # fmt: skip
-COLUMNS = (
-    "BilledCost", "BillingAccountId", "BillingAccountName", "BillingAccountType",
-    "BillingCurrency", "BillingPeriodEnd", "BillingPeriodStart", "ChargeCategory", "ChargeClass",
-    "ChargeDescription", "ChargeFrequency", "ChargePeriodEnd", "ChargePeriodStart",
-    "CommitmentDiscountCategory", "CommitmentDiscountId", "CommitmentDiscountName",
-    "CommitmentDiscountStatus", "CommitmentDiscountType", "ConsumedQuantity", "ConsumedUnit",
-    "ContractedCost", "ContractedUnitPrice", "EffectiveCost", "InvoiceId", "InvoiceIssuerName",
-    "ListCost", "ListUnitPrice", "PricingCategory", "PricingCurrency", "PricingQuantity",
-    "PricingUnit", "ProviderName", "PublisherName", "RegionId", "RegionName",
-    "AvailabilityZone", "ResourceId", "ResourceName", "ResourceType", "ServiceCategory",
-    "ServiceName", "ServiceSubcategory", "SkuId", "SkuPriceId", "SkuPriceDetails",
-    "SubAccountId", "SubAccountName", "SubAccountType", "Tags",
-)  # fmt: skip
-_POS = {c: i for i, c in enumerate(COLUMNS)}
-_CPS, _CPE, _BPS, _BPE = (
-    _POS[c]
-    for c in ("ChargePeriodStart", "ChargePeriodEnd", "BillingPeriodStart", "BillingPeriodEnd")
-)
-_INV, _BILLED = _POS["InvoiceId"], _POS["BilledCost"]
-Amounts = list[tuple[int, str]]
-
-
-def money(value: Decimal) -> str:
-    return format(value.quantize(Q), "f")
-
-
-def _ts(value: datetime) -> str:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _charge(
-    effective: Decimal,
-    unit: Decimal | None = None,
-    qty: Decimal | None = None,
-    *,
-    list_unit: Decimal | None = None,
-    consumed: bool = True,
-) -> Amounts:
-    """The amount cells of one row, as (position, text), formatted once and reused daily.
-
-    ListCost = list_unit (default `unit`) × qty and ContractedCost = unit × qty; without
-    a unit (Tax) both equal EffectiveCost.
-    """
-    cells = {"EffectiveCost": effective, "ListCost": effective, "ContractedCost": effective}
-    if unit is not None and qty is not None:
-        listed = unit if list_unit is None else list_unit
-        cells.update(ListCost=listed * qty, ContractedCost=unit * qty, PricingQuantity=qty)
-        cells.update(ListUnitPrice=listed, ContractedUnitPrice=unit)
-        if consumed:
-            cells["ConsumedQuantity"] = qty
-    return [(_POS[k], money(v)) for k, v in cells.items()]
-
-
-def _kind(category: str, pricing: str | None, unit: str | None, **more: Any) -> dict[str, Any]:
-    """The columns that say what kind of charge a row is."""
-    frequency = {"Usage": "Usage-Based", "Purchase": "Recurring", "Tax": "Recurring"}[category]
-    used = category == "Usage" and more.get("CommitmentDiscountStatus") != "Unused"
-    return {"ChargeCategory": category, "ChargeFrequency": frequency, "PricingCategory": pricing,
-            "PricingUnit": unit, "ConsumedUnit": unit if used else None, **more}  # fmt: skip
 
 
 def _cud(cud: Commitment, status: str | None) -> dict[str, Any]:
     return {"CommitmentDiscountId": cud.id, "CommitmentDiscountName": cud.name,
             "CommitmentDiscountCategory": "Usage", "CommitmentDiscountStatus": status,
             "CommitmentDiscountType": "Committed Use Discount"}  # fmt: skip
-
-
-def _cell(value: str) -> str:
-    """CSV quoting, done once per template instead of once per row."""
-    if any(ch in value for ch in ',"\n\r'):
-        return '"' + value.replace('"', '""') + '"'
-    return value
 
 
 def _hash(*parts: object, n: int = 12) -> str:
@@ -140,40 +69,6 @@ def _hash(*parts: object, n: int = 12) -> str:
 
 def _sku(*parts: object) -> str:
     return _hash(*parts).upper()
-
-
-@dataclass(frozen=True)
-class Day:
-    """One charge day, with its cells pre-formatted (rows are many, days are few)."""
-
-    start: datetime
-    month: datetime
-    days_in_month: int
-    cells: tuple[str, str, str, str]  # ChargePeriodStart/End, BillingPeriodStart/End
-    yyyymm: str
-
-
-def _span(start: datetime, end: datetime) -> Day:
-    """The charge period [start, end) inside the month of `start`."""
-    month = start.replace(day=1)
-    nxt = (month + timedelta(days=32)).replace(day=1)
-    cells = (_ts(start), _ts(end), _ts(month), _ts(nxt))
-    return Day(start, month, (nxt - month).days, cells, f"{month:%Y%m}")
-
-
-def _days(estate: Estate) -> list[Day]:
-    starts = [estate.start + timedelta(days=i) for i in range(estate.days)]
-    return [_span(d, d + timedelta(days=1)) for d in starts]
-
-
-def _months(days: list[Day]) -> list[tuple[Day, int]]:
-    """Each month of the window as one charge period, with its number of days."""
-    spans: dict[datetime, list[Day]] = defaultdict(list)
-    for d in days:
-        spans[d.month].append(d)
-    return [
-        (_span(ds[0].start, ds[-1].start + timedelta(days=1)), len(ds)) for ds in spans.values()
-    ]
 
 
 def _instance(w: WorkloadSpec, r: int) -> tuple[str, str]:
@@ -206,67 +101,21 @@ def _bucket_id(s: StorageSpec) -> str:
     return f"//storage.googleapis.com/projects/_/buckets/{s.bucket}/{s.prefix}".rstrip("/")
 
 
-@dataclass(frozen=True)
-class Template:
-    cells: tuple[str, ...]
-    provider: str
-    service: int  # index into CLOUD[provider]: 3 compute, 4 storage, 5 networking
-    invoice: str  # InvoiceId but the month
-
-
-class FocusRows:
-    """Builds rows from one template per resource; only dates and amounts vary by day."""
+class DemoCharges(FocusRows):
+    """What the demo estate is charged, day by day, as FOCUS rows."""
 
     def __init__(self, estate: Estate, snap: Snapshot) -> None:
-        self.estate = estate
-        self.regions = {(r.provider, r.region): r.display_name for r in snap.regions}
+        super().__init__(estate, snap)
         self.tiers = {(t.provider, t.region, t.tier): t for t in snap.storage_tiers}
         self.egress = {(e.src_provider, e.src_region): e.usd_per_gb for e in snap.egress
                        if e.dst_provider == "internet"}  # fmt: skip
-        self.billed: dict[tuple[str, datetime, int], Decimal] = defaultdict(Decimal)
-
-    def template(
-        self, provider: str, service: int, owner: tuple[str, str] | None, **values: Any
-    ) -> Template:
-        """Cells shared by every row of one resource; `owner` is (sub-account, team)."""
-        name, bill_type, sub_type = CLOUD[provider][:3]
-        svc = CLOUD[provider][service]
-        cells: dict[str, Any] = {
-            "BillingAccountId": self.estate.billing_accounts[provider],
-            "BillingAccountName": f"Acme Corp ({name})", "BillingAccountType": bill_type,
-            "BillingCurrency": "USD", "PricingCurrency": "USD", "InvoiceIssuerName": name,
-            "ProviderName": name, "PublisherName": name, "ServiceName": svc[0],
-            "ServiceCategory": svc[1], "ServiceSubcategory": svc[2],
-            "RegionName": self.regions.get((provider, values.get("RegionId", ""))),
-        }  # fmt: skip
-        if owner:
-            cells.update(SubAccountId=owner[0], SubAccountName=f"{owner[1]}-{provider}",
-                         SubAccountType=sub_type)  # fmt: skip
-        cells.update(values)
-        row = [""] * len(COLUMNS)
-        for key, value in cells.items():
-            if value is not None and not isinstance(value, str):
-                value = json.dumps(value, sort_keys=True, separators=(",", ":"))
-            row[_POS[key]] = _cell(value or "")
-        return Template(tuple(row), provider, service, f"INV-{provider.upper()}-")
-
-    def emit(self, t: Template, day: Day, billed: Decimal, amounts: Amounts) -> str:
-        """One CSV line of `t` for one charge period."""
-        row = list(t.cells)
-        row[_CPS], row[_CPE], row[_BPS], row[_BPE] = day.cells
-        row[_INV] = t.invoice + day.yyyymm
-        row[_BILLED] = money(billed)
-        for pos, text in amounts:
-            row[pos] = text
-        self.billed[t.provider, day.month, t.service] += billed
-        return ",".join(row) + "\n"
 
     def compute(self, w: WorkloadSpec, days: list[Day], cud: Commitment | None) -> Iterator[str]:
         """One row per replica per day at the price of the workload's current offer."""
         od, price, spot = w.on_demand_usd_per_hour, w.usd_per_hour, w.purchase_option == "spot"
         pricing = "Dynamic" if spot else "Committed" if cud else "Standard"
-        amounts = _charge(price * 24, price if spot else od, Decimal(24), list_unit=od)
-        kind = _kind("Usage", pricing, "Hours", **(_cud(cud, "Used") if cud else {}))
+        amounts = charge_amounts(price * 24, price if spot else od, Decimal(24), list_unit=od)
+        kind = charge_kind("Usage", pricing, "Hours", **(_cud(cud, "Used") if cud else {}))
         details = {"CoreCount": w.vcpu, "InstanceType": w.instance_type,
                    "MemorySize": w.memory_gib, "OperatingSystem": "Linux"}  # fmt: skip
         for r in range(w.replicas):
@@ -295,19 +144,21 @@ class FocusRows:
         }
         unused = cud.replicas - w.replicas
         if unused > 0:
-            kind = _kind("Usage", "Committed", "Hours", **_cud(cud, "Unused"))
+            kind = charge_kind("Usage", "Committed", "Hours", **_cud(cud, "Unused"))
             description = f"Unused {cud.term} commitment"
             t = self.template(cud.provider, 3, owner, **kind, **ids, ChargeDescription=description)
-            amounts = _charge(rate * 24 * unused, rate, Decimal(24 * unused), consumed=False)
+            amounts = charge_amounts(rate * 24 * unused, rate, Decimal(24 * unused), consumed=False)
             for d in days:
                 yield self.emit(t, d, ZERO, amounts)
-        kind = _kind("Purchase", "Standard", "Hours", **_cud(cud, None))
+        kind = charge_kind("Purchase", "Standard", "Hours", **_cud(cud, None))
         t = self.template(
             cud.provider, 3, owner, **kind, **ids, ChargeDescription=f"{cud.term} fee"
         )
-        for month, n in _months(days):
+        for month, n in charge_months(days):
             hours = Decimal(24 * n * cud.replicas)
-            yield self.emit(t, month, rate * hours, _charge(ZERO, rate, hours, consumed=False))
+            yield self.emit(
+                t, month, rate * hours, charge_amounts(ZERO, rate, hours, consumed=False)
+            )
 
     def tier_price(self, s: StorageSpec) -> tuple[Decimal, Decimal]:
         """(USD per GB-month, retrieval USD per GB): the region, else the cloud's reference
@@ -326,12 +177,14 @@ class FocusRows:
                "ResourceType": "Blob Container" if s.provider == "azure" else "Bucket",
                "SkuPriceDetails": {"StorageClass": s.tier}, "Tags": s.tags}  # fmt: skip
         store = self.template(
-            s.provider, 4, (s.account_id, s.owner), **_kind("Usage", "Standard", "GB-Months"),
-            **ids, ChargeDescription=f"{s.tier} storage, per GB-month",
+            s.provider, 4, (s.account_id, s.owner),
+            **charge_kind("Usage", "Standard", "GB-Months"), **ids,
+            ChargeDescription=f"{s.tier} storage, per GB-month",
             SkuId=_sku(s.provider, s.region, s.tier),
         )  # fmt: skip
         read = self.template(
-            s.provider, 4, (s.account_id, s.owner), **_kind("Usage", "Standard", "GB"), **ids,
+            s.provider, 4, (s.account_id, s.owner),
+            **charge_kind("Usage", "Standard", "GB"), **ids,
             ChargeDescription=f"{s.tier} data retrieval, per GB",
             SkuId=_sku(s.provider, s.region, s.tier, "retrieval"),
         )  # fmt: skip
@@ -339,11 +192,16 @@ class FocusRows:
         for i, d in enumerate(days):
             if d.days_in_month not in per_month:
                 cost = (gib * price / d.days_in_month).quantize(Q)
-                per_month[d.days_in_month] = cost, _charge(cost, price, gib / d.days_in_month)
+                per_month[d.days_in_month] = (
+                    cost,
+                    charge_amounts(cost, price, gib / d.days_in_month),
+                )
             yield self.emit(store, d, *per_month[d.days_in_month])
             gb = Decimal(str(round(float(gb_read[i]), 4)))
             if retrieval > 0 and gb > 0:
-                yield self.emit(read, d, gb * retrieval, _charge(gb * retrieval, retrieval, gb))
+                yield self.emit(
+                    read, d, gb * retrieval, charge_amounts(gb * retrieval, retrieval, gb)
+                )
 
     def egress_rows(self, w: WorkloadSpec, index: int, days: list[Day]) -> Iterator[str]:
         """Internet egress of the workload's users, billed per GB and day."""
@@ -351,7 +209,7 @@ class FocusRows:
         noise = np.random.default_rng([self.estate.seed, 303, index]).lognormal(0, 0.3, len(days))
         rid, _zone = _instance(w, 0)
         t = self.template(
-            w.provider, 5, (w.account_id, w.owner), **_kind("Usage", "Standard", "GB"),
+            w.provider, 5, (w.account_id, w.owner), **charge_kind("Usage", "Standard", "GB"),
             RegionId=w.region, ResourceId=rid, ResourceName=f"{w.name}-0",
             ResourceType="Virtual Machine", Tags=w.tags,
             ChargeDescription="Data transfer out to the internet, per GB",
@@ -360,21 +218,21 @@ class FocusRows:
         for i, d in enumerate(days):
             week = 0.7 if d.start.weekday() >= 5 else 1.0
             gb = Decimal(str(round(w.egress_gb_per_day * week * float(noise[i]), 3)))
-            yield self.emit(t, d, gb * price, _charge(gb * price, price, gb))
+            yield self.emit(t, d, gb * price, charge_amounts(gb * price, price, gb))
 
     def taxes(self, days: list[Day]) -> Iterator[str]:
         """Per cloud and month, tax on compute and on storage (PricingCategory null)."""
-        for month, _n in _months(days):
+        for month, _n in charge_months(days):
             for provider in CLOUD:
                 for service in (3, 4):
                     base = self.billed.get((provider, month.month, service), ZERO)
                     tax = (base * TAX_RATE).quantize(Q)
                     if tax > 0:
                         t = self.template(
-                            provider, service, None, **_kind("Tax", None, None),
+                            provider, service, None, **charge_kind("Tax", None, None),
                             ChargeDescription=f"Tax on {CLOUD[provider][service][0]}",
                         )  # fmt: skip
-                        yield self.emit(t, month, tax, _charge(tax))
+                        yield self.emit(t, month, tax, charge_amounts(tax))
 
 
 def write_focus(
@@ -383,7 +241,7 @@ def write_focus(
     """Write `<out_dir>/demo-focus-1.2.csv.gz` (byte-identical for the same estate)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / FILE_NAME
-    rows, days = FocusRows(estate, snap), _days(estate)
+    rows, days = DemoCharges(estate, snap), charge_days(estate)
     gb_read, _requests = storage_access(estate)
     cuds = {c.workload: c for c in estate.commitments}
     count = 0

@@ -21,7 +21,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from collectors.focus.ingest import ingest_file
 from optimizer.demo import billing, usage
-from optimizer.demo.estate import PROVIDERS, Estate, generate_estate
+from optimizer.demo.company import PROVIDERS
+from optimizer.demo.estate import Estate, generate_estate
 from optimizer.demo.snapshot_loader import load_snapshot, write_reference
 from store.errors import ConfigError
 from store.models import CostRecord, StorageGroup, Workload

@@ -4,55 +4,46 @@ Everything is drawn from `numpy.random.default_rng(seed)` in a fixed order and p
 only on offers and regions the shipped snapshot has, so the same seed always yields the
 same estate and every workload can be priced. The shape is what a FinOps team meets in
 practice: mostly small fleets, ~15 % idle machines, residency-bound data, hot buckets
-full of old objects.
+full of old objects. Workloads and commitments are drawn here; the company they belong
+to is company.py and the storage groups are storage.py.
 """
 
 from __future__ import annotations
 
 import math
-import uuid
 from collections import defaultdict
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 import numpy as np
 
+from optimizer.demo.company import (
+    ENV_SHARE,
+    ENVS,
+    EU_JURISDICTIONS,
+    PROVIDER_SHARE,
+    PROVIDERS,
+    TEAMS,
+    accounts,
+    cost_center,
+    pick,
+    region_weight,
+)
 from optimizer.demo.snapshot_loader import Offer, RegionInfo, Snapshot
+from optimizer.demo.storage import StorageSpec, generate_storage
 
-PROVIDERS = ("aws", "azure", "gcp")
-PROVIDER_SHARE = (0.4, 0.3, 0.3)
-TEAMS = (
-    "payments", "checkout", "search", "catalog", "identity", "messaging", "analytics",
-    "ml-platform", "data-eng", "mobile-api", "web", "media", "logistics", "pricing",
-    "fraud", "support", "billing", "notifications", "recommendations", "inventory",
-    "platform", "observability", "security", "partners", "growth",
-)  # fmt: skip
 COMPONENTS = {
     "general": ("api", "web", "gateway", "frontend", "service"),
     "compute": ("worker", "batch", "encoder", "pipeline", "scheduler"),
     "memory": ("cache", "db", "search-index", "analytics", "session-store"),
 }
 CATEGORY_SHARE = {"general": 0.5, "compute": 0.25, "memory": 0.25}
-ENVS, ENV_SHARE = ("prod", "staging", "dev"), (0.5, 0.2, 0.3)
 CLASSES, CLASS_SHARE = ("eu-personal", "us-only", "public", "internal"), (0.25, 0.15, 0.25, 0.35)
-EU_JURISDICTIONS = frozenset({"EU", "EEA"})
 VCPU_WEIGHT = {2: 0.28, 4: 0.3, 8: 0.2, 16: 0.11, 32: 0.06, 48: 0.02, 64: 0.03}
 REPLICA_P = np.array([0.62**k for k in range(12)]) / sum(0.62**k for k in range(12))
 SPOT_SHARE = {"prod": 0.04, "staging": 0.25, "dev": 0.35}
 COMMIT_SHARE = 0.08  # of GCP prod on-demand workloads, as committed-use discounts
-TIER_LADDER = {
-    "aws": ("STANDARD", "STANDARD_IA", "GLACIER_IR", "DEEP_ARCHIVE"),
-    "azure": ("Hot", "Cool", "Cold", "Archive"),
-    "gcp": ("STANDARD", "NEARLINE", "COLDLINE", "ARCHIVE"),
-}
-TIER_SHARE = (0.68, 0.14, 0.08, 0.10)  # hot, warm, cold, archive
-PURPOSES = {  # purpose -> median object size in bytes
-    "logs": 256e3, "backups": 512e6, "media": 24e6, "datalake": 128e6, "artifacts": 40e6,
-    "exports": 8e6, "ml-datasets": 64e6, "uploads": 2e6, "reports": 1e6, "archive": 256e6,
-}  # fmt: skip
-GB = 10**9
 
 
 @dataclass(frozen=True)
@@ -100,29 +91,6 @@ class Commitment:
 
 
 @dataclass(frozen=True)
-class StorageSpec:
-    name: str
-    provider: str
-    account_id: str
-    region: str
-    bucket: str
-    prefix: str
-    tier: str
-    bytes: int
-    objects: int
-    oldest_object_at: datetime
-    median_age_days: float
-    owner: str
-    tags: dict[str, str]
-    lifecycle_rules: tuple[dict[str, Any], ...]
-    daily_read_share: float  # of stored bytes read per day (usage.py decays it by age)
-
-    @property
-    def series_id(self) -> str:
-        return f"sg:{self.name}"
-
-
-@dataclass(frozen=True)
 class Estate:
     seed: int
     start: datetime
@@ -148,27 +116,6 @@ def _distance_km(a: RegionInfo, b: RegionInfo) -> float:
     return 6371.0 * math.acos(max(-1.0, min(1.0, c)))
 
 
-def _pick(rng: np.random.Generator, items: list[Any] | tuple[Any, ...], p: Any = None) -> Any:
-    if p is not None:
-        p = np.asarray(p, dtype=float) / np.sum(p)
-    return items[int(rng.choice(len(items), p=p))]
-
-
-def _accounts(rng: np.random.Generator) -> tuple[dict[str, str], dict[tuple[str, str], str]]:
-    """One billing account per cloud and one sub-account per cloud × team, stable per seed."""
-    billing = {
-        "aws": str(rng.integers(10**11, 10**12)),
-        "azure": str(rng.integers(10**7, 10**8)),
-        "gcp": "-".join(rng.bytes(3).hex().upper() for _ in range(3)),
-    }
-    subs = {}
-    for team in TEAMS:
-        subs["aws", team] = str(rng.integers(10**11, 10**12))
-        subs["azure", team] = str(uuid.UUID(bytes=rng.bytes(16), version=4))
-        subs["gcp", team] = f"acme-{team}-{rng.integers(10**5, 10**6)}"
-    return billing, subs
-
-
 def _region_pool(
     snap: Snapshot, regions: dict[tuple[str, str], RegionInfo]
 ) -> dict[tuple[str, str], list[str]]:
@@ -187,15 +134,6 @@ def _region_pool(
         if country == "US":
             pool[provider, "us-only"].append(region)
     return pool
-
-
-def _region_weight(regions: dict[tuple[str, str], RegionInfo], provider: str, r: str) -> float:
-    """Most estates sit in the US and Europe; the rest of the world gets a third as much."""
-    info = regions.get((provider, r))
-    if info is None:
-        return 1.0
-    big = info.country_code == "US" or info.jurisdiction in EU_JURISDICTIONS | {"UK", "CH"}
-    return 3.0 if big else 1.0
 
 
 def _user_regions(
@@ -228,24 +166,22 @@ def _workloads(
     shares = [PROVIDER_SHARE[PROVIDERS.index(p)] for p in providers]
     out = []
     for i in range(n):
-        provider = _pick(rng, providers, shares)
-        cls = _pick(rng, CLASSES, CLASS_SHARE)
+        provider = pick(rng, providers, shares)
+        cls = pick(rng, CLASSES, CLASS_SHARE)
         bound = cls in ("eu-personal", "us-only")
         candidates = pool.get((provider, cls), []) if bound else pool[provider, "any"]
         if not candidates:  # a draft snapshot without such regions: no residency promise
             cls, candidates = "internal", pool[provider, "any"]
-        region = _pick(rng, candidates, [_region_weight(regions, provider, r) for r in candidates])
-        category = _pick(rng, list(CATEGORY_SHARE), list(CATEGORY_SHARE.values()))
+        region = pick(rng, candidates, [region_weight(regions, provider, r) for r in candidates])
+        category = pick(rng, list(CATEGORY_SHARE), list(CATEGORY_SHARE.values()))
         offers = [o for o in on_demand[provider, region] if o.category == category] or on_demand[
             provider, region
         ]
         sizes = sorted({o.vcpu for o in offers})
-        vcpu = _pick(rng, sizes, [VCPU_WEIGHT.get(v, 0.01) for v in sizes])
-        od = _pick(
-            rng, sorted((o for o in offers if o.vcpu == vcpu), key=lambda o: o.instance_type)
-        )
-        team, env = _pick(rng, TEAMS), _pick(rng, ENVS, ENV_SHARE)
-        component = _pick(rng, COMPONENTS.get(od.category or "general", COMPONENTS["general"]))
+        vcpu = pick(rng, sizes, [VCPU_WEIGHT.get(v, 0.01) for v in sizes])
+        od = pick(rng, sorted((o for o in offers if o.vcpu == vcpu), key=lambda o: o.instance_type))
+        team, env = pick(rng, TEAMS), pick(rng, ENVS, ENV_SHARE)
+        component = pick(rng, COMPONENTS.get(od.category or "general", COMPONENTS["general"]))
         replicas = 1 + int(rng.choice(12, p=REPLICA_P))
         option, price = "on_demand", od.usd_per_hour
         spot = by_key.get((provider, region, od.instance_type, "spot"))
@@ -264,7 +200,7 @@ def _workloads(
             owner=team, data_classification=cls,
             user_regions=_user_regions(rng, regions.get((provider, region)) or RegionInfo(
                 provider, region, None, None, None, None, None, None), cls, regions),
-            tags={"app": app, "env": env, "team": team, "cost-center": _cost_center(team)},
+            tags={"app": app, "env": env, "team": team, "cost-center": cost_center(team)},
             usd_per_hour=price, on_demand_usd_per_hour=od.usd_per_hour,
             cpu_util=round(cpu_util, 4), mem_util=round(mem_util, 4),
             egress_gb_per_day=round(egress, 2),
@@ -279,10 +215,6 @@ def _utilisation(rng: np.random.Generator) -> tuple[float, float]:
         return rng.uniform(0.015, 0.08), rng.uniform(0.1, 0.4)
     cpu = rng.uniform(0.1, 0.3) if u < 0.45 else rng.uniform(0.3, 0.7)
     return cpu, rng.uniform(0.3, 0.85)
-
-
-def _cost_center(team: str) -> str:
-    return f"CC-{1000 + 10 * TEAMS.index(team)}"
 
 
 def _commit(
@@ -318,74 +250,6 @@ def _commit(
     return workloads, commitments
 
 
-def _lifecycle(
-    rng: np.random.Generator, ladder: tuple[str, ...], level: int
-) -> tuple[dict[str, Any], ...]:
-    if level >= len(ladder) - 1 or rng.random() > 0.15:
-        return ()
-    after = int(_pick(rng, (30, 60, 90, 180)))
-    rules: list[dict[str, Any]] = [
-        {
-            "id": "tier-down",
-            "action": "transition",
-            "after_days": after,
-            "to_tier": ladder[level + 1],
-        }
-    ]
-    if rng.random() < 0.4:
-        rules.append({"id": "expire", "action": "expire", "after_days": int(after * 8)})
-    return tuple(rules)
-
-
-def _storage(
-    rng: np.random.Generator,
-    n: int,
-    subs: dict[tuple[str, str], str],
-    end: datetime,
-    regions: dict[tuple[str, str], RegionInfo],
-    snap: Snapshot,
-) -> list[StorageSpec]:
-    region_list = {
-        p: sorted(r for (q, r) in regions if q == p)
-        or sorted({o.region for o in snap.offers if o.provider == p})
-        for p in PROVIDERS
-    }
-    providers = [p for p in PROVIDERS if region_list[p]]
-    shares = [PROVIDER_SHARE[PROVIDERS.index(p)] for p in providers]
-    out = []
-    for i in range(n):
-        provider = _pick(rng, providers, shares)
-        cands = region_list[provider]
-        region = _pick(rng, cands, [_region_weight(regions, provider, r) for r in cands])
-        team, env = _pick(rng, TEAMS), _pick(rng, ENVS, ENV_SHARE)
-        purpose = _pick(rng, list(PURPOSES))
-        level = int(rng.choice(4, p=TIER_SHARE))
-        ladder = TIER_LADDER[provider]
-        size = int(np.clip(rng.lognormal(math.log(1.5e12), 2.0), 10 * GB, 500_000 * GB))
-        obj = float(np.clip(rng.lognormal(math.log(PURPOSES[purpose]), 1.0), 16e3, 5e9))
-        oldest = int(rng.integers(60, 2500)) if level < 3 else int(rng.integers(400, 3000))
-        median = round(oldest * float(rng.uniform(0.15, 0.6)), 1)
-        slug = f"{team}-{purpose}-{i + 1:03d}"
-        if provider == "azure":
-            bucket = f"st{team.replace('-', '')[:12]}{i + 1:03d}/{purpose}"
-        else:
-            bucket = f"acme-{slug}"
-        prefix = (
-            _pick(rng, ("raw/", "processed/", "exports/", "2023/")) if (rng.random() < 0.3) else ""
-        )
-        out.append(StorageSpec(
-            name=f"{provider}:{bucket}/{prefix}".rstrip("/"), provider=provider,
-            account_id=subs[provider, team], region=region, bucket=bucket, prefix=prefix,
-            tier=ladder[level], bytes=size, objects=max(1, round(size / obj)),
-            oldest_object_at=end - timedelta(days=oldest), median_age_days=median, owner=team,
-            tags={"app": f"{team}-{purpose}", "env": env, "team": team,
-                  "cost-center": _cost_center(team)},
-            lifecycle_rules=_lifecycle(rng, ladder, level),
-            daily_read_share=float(rng.lognormal(math.log(0.02), 1.2)),
-        ))  # fmt: skip
-    return out
-
-
 def generate_estate(
     snap: Snapshot,
     *,
@@ -398,8 +262,8 @@ def generate_estate(
     """The whole estate for one seed; `end` anchors the storage ages (exclusive, UTC)."""
     rng = np.random.default_rng(seed)
     regions = {(r.provider, r.region): r for r in snap.regions}
-    billing, subs = _accounts(rng)
+    billing, subs = accounts(rng)
     wls = _workloads(rng, snap, workloads, subs, regions)
     wls, commitments = _commit(rng, snap, wls)
-    groups = _storage(rng, storage_groups, subs, end, regions, snap)
+    groups = generate_storage(rng, storage_groups, subs, end, regions, snap)
     return Estate(seed, start, end, tuple(wls), tuple(commitments), tuple(groups), billing, regions)

@@ -20,7 +20,8 @@ from importlib import resources
 import numpy as np
 from sqlalchemy.engine import Engine
 
-from optimizer.demo.estate import TIER_LADDER, Estate, StorageSpec, WorkloadSpec
+from optimizer.demo.estate import Estate, WorkloadSpec
+from optimizer.demo.storage import TIER_LADDER, StorageSpec
 from store.bulk import upsert_rows
 from store.types import SQLITE_DATETIME_FORMAT
 
