@@ -41,7 +41,7 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/hadolint Dockerfile
 
 typecheck: $(VENV)/.installed-dev
-	$(BIN)/mypy store policies placement
+	$(BIN)/mypy store policies placement collectors forecasts optimizer
 
 imports: $(VENV)/.installed-dev
 	$(BIN)/lint-imports

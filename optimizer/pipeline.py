@@ -73,9 +73,11 @@ def run_pipeline(
     """Run the stages in order and record the run; returns (run id, results)."""
     run_table = Run.__table__  # type: ignore[attr-defined]
     with engine.begin() as conn:
-        run_id = conn.execute(
+        inserted = conn.execute(
             sa.insert(run_table).values(kind="nightly", started_at=utcnow(), status="running")
-        ).inserted_primary_key[0]
+        ).inserted_primary_key
+        assert inserted is not None
+        run_id = inserted[0]
     results: list[StageResult] = []
     for name in stages:
         fn = BUILT.get(name)

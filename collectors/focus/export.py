@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 from collectors.focus.schema import ALL_COLUMNS, DECIMAL_COLUMNS, PROMOTED
 from store.errors import ConfigError
 from store.models import CostRecord
-from store.types import canonical
+from store.money import canonical
 
 T = CostRecord.__table__  # type: ignore[attr-defined]
 EXPORT_VERSION = "1.2"
@@ -162,8 +162,9 @@ def export_focus(
             if progress:
                 progress(table.num_rows)
         if writer is None:  # no rows: still write a header so tools see the schema
-            empty = {n: [] for n in list(ALL_COLUMNS) + [_custom_name(k) for k in custom_keys]}
-            table = _arrow(empty, fmt == "parquet")  # type: ignore[arg-type]
+            names = list(ALL_COLUMNS) + [_custom_name(k) for k in custom_keys]
+            empty: dict[str, list[str | None]] = {n: [] for n in names}
+            table = _arrow(empty, fmt == "parquet")
             writer = (
                 pq.ParquetWriter(str(tmp), table.schema)
                 if fmt == "parquet"

@@ -246,8 +246,8 @@ def ingest_file(
     with engine.begin() as conn:
         replaced = delete_where(conn, "cost_record", "source_key", key)
         rows_before = costs.count(conn)
-        for rows, result, n in prefetch(_prepared_batches(opened, normalizer, key), depth=1):
-            upsert_rows(conn, "cost_record", COST_COLUMNS, rows, conflict=("natural_key",))
+        for prepared, result, n in prefetch(_prepared_batches(opened, normalizer, key), depth=1):
+            upsert_rows(conn, "cost_record", COST_COLUMNS, prepared, conflict=("natural_key",))
             acc.add(result, n)
             if progress:
                 progress(n)

@@ -257,4 +257,5 @@ class BatchNormalizer:
         joined = pc.binary_join_element_wise(
             *parts, "\x1f", null_handling="replace", null_replacement="\x00"
         )
-        return pc.cast(joined, pa.binary()).to_pylist()
+        material: list[bytes] = pc.cast(joined, pa.binary()).to_pylist()
+        return material

@@ -51,7 +51,7 @@ def detect_format(path: Path) -> str:
 def _csv_header(path: Path, fmt: str) -> list[str]:
     opener = gzip.open if fmt == "csv.gz" else open
     try:
-        with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:  # type: ignore[operator]
+        with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:
             row = next(csv.reader(io.StringIO(fh.readline())), None)
     except (OSError, UnicodeDecodeError, EOFError) as exc:
         raise InputFileError(
