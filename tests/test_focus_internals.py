@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 
 from collectors.focus.columns import json_objects
-from collectors.focus.ingest import NaturalKeys
+from collectors.focus.natural_keys import NaturalKeys
 from collectors.focus.prefetch import prefetch
 from collectors.focus.schema import MANDATORY, plan_columns
 
@@ -65,3 +65,28 @@ def test_prefetch_stops_its_thread_when_the_consumer_stops() -> None:
         if item == 3:
             break
     assert threading.active_count() == before
+
+
+def test_natural_keys_across_many_batches_match_a_plain_dict() -> None:
+    """The compact twin detector gives exactly what a dict of every key would."""
+    import hashlib
+    import random
+
+    rng = random.Random(7)
+    rows = [str(rng.randrange(3_000)).encode() for _ in range(10_000)]
+    expected, counts = [], {}
+    for m in rows:
+        d = hashlib.blake2b(m, digest_size=16).digest()
+        c = counts.get(d, 0)
+        counts[d] = c + 1
+        expected.append(
+            d.hex()
+            if c == 0
+            else hashlib.blake2b(d + c.to_bytes(4, "big"), digest_size=16).hexdigest()
+        )
+    keys = NaturalKeys()
+    got = []
+    for start in range(0, len(rows), 333):
+        got.extend(keys.keys(rows[start : start + 333]))
+    assert got == expected
+    assert len(set(got)) == len(rows)

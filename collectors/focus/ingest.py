@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from collectors.focus.natural_keys import NaturalKeys
 from collectors.focus.normalize import BatchNormalizer, BatchResult
 from collectors.focus.prefetch import prefetch
 from collectors.focus.reader import OpenedFile, open_focus_file
@@ -93,27 +94,6 @@ def file_sha256(path: Path) -> str:
         while chunk := fh.read(1 << 20):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-class NaturalKeys:
-    """Hash each row's identity; identical rows in one file get ordinals 0, 1, 2…"""
-
-    def __init__(self) -> None:
-        self._seen: dict[bytes, int] = {}
-
-    def keys(self, material: list[bytes]) -> list[str]:
-        seen, out = self._seen, []
-        blake = hashlib.blake2b
-        for m in material:
-            d = blake(m, digest_size=16).digest()
-            count = seen.get(d)
-            if count is None:
-                seen[d] = 1
-                out.append(d.hex())
-            else:
-                seen[d] = count + 1
-                out.append(blake(d + count.to_bytes(4, "big"), digest_size=16).hexdigest())
-        return out
 
 
 def _missing_columns_error(
