@@ -14,8 +14,12 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "focus" / (
-    "official-sample-1.0/focus_sample.csv"
+SAMPLE = (
+    Path(__file__).resolve().parents[2]
+    / "shared"
+    / "data"
+    / "focus"
+    / ("official-sample-1.0/focus_sample.csv")
 )
 TIME_COLUMNS = ("ChargePeriodStart", "ChargePeriodEnd", "BillingPeriodStart", "BillingPeriodEnd")
 FMT = "%Y-%m-%d %H:%M:%S"
