@@ -30,8 +30,9 @@ demo: $(VENV)/.installed-runtime
 ## make test: install dev dependencies, start PostgreSQL on loopback, run every check and test.
 test: $(VENV)/.installed-dev
 	@set -euo pipefail; \
+	if scripts/pg.sh running; then ours=0; else ours=1; fi; \
 	url=$$(scripts/pg.sh start) || { echo "PostgreSQL did not start: its tests will skip (or fail in CI)"; url=""; }; \
-	trap 'scripts/pg.sh stop' EXIT; \
+	if [ "$$ours" = 1 ]; then trap 'scripts/pg.sh stop' EXIT; fi; \
 	$(MAKE) --no-print-directory lint typecheck imports; \
 	OPTIMIZER_TEST_PG_URL="$$url" $(BIN)/pytest -q $(PYTEST_ARGS)
 
@@ -48,7 +49,9 @@ imports: $(VENV)/.installed-dev
 
 ## make bench: the ingest benchmark (writes bench/out/, see bench/RESULTS.md).
 bench: $(VENV)/.installed-dev
-	@set -euo pipefail; url=$$(scripts/pg.sh start); trap 'scripts/pg.sh stop' EXIT; \
+	@set -euo pipefail; \
+	if scripts/pg.sh running; then ours=0; else ours=1; fi; \
+	url=$$(scripts/pg.sh start); if [ "$$ours" = 1 ]; then trap 'scripts/pg.sh stop' EXIT; fi; \
 	$(BIN)/python bench/ingest.py --pg-url "$$url" $(BENCH_ARGS)
 
 pg-start:

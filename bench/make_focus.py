@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import csv
 import gzip
-import io
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -42,7 +41,7 @@ def make_focus(out: Path, rows: int, sample: Path = SAMPLE) -> Decimal:
     total = Decimal(0)
     opener = gzip.open if out.name.endswith(".gz") else open
     out.parent.mkdir(parents=True, exist_ok=True)
-    with opener(out, "wt", newline="", encoding="utf-8") as fh:  # type: ignore[operator]
+    with opener(out, "wt", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh, quoting=csv.QUOTE_MINIMAL)
         writer.writerow(header)
         copy = 0
@@ -76,5 +75,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    io.DEFAULT_BUFFER_SIZE = 1 << 20
     main()

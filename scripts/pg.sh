@@ -2,6 +2,9 @@
 # Start or stop a throwaway PostgreSQL on 127.0.0.1 for the test suite.
 #   scripts/pg.sh start   -> installs Debian's postgresql if missing, prints the URL
 #   scripts/pg.sh stop
+#   scripts/pg.sh running  -> exit 0 when a server is already up on the port
+# `make test` stops the server afterwards only if it started it, so a server someone
+# else is using is never pulled from under them.
 # The recipe follows shared/docs/testing-notes.md §7: postgres refuses to run as root,
 # so the cluster is owned by the `postgres` user (or the current user when not root).
 set -euo pipefail
@@ -30,15 +33,19 @@ install_pg() {
 start() {
   install_pg
   local bin; bin="$(pgbin)"
-  if [ -f "$STATE/data/postmaster.pid" ] && as_pg "$bin/pg_ctl -D $STATE/data status" >/dev/null 2>&1; then
-    echo "$URL"; return
-  fi
+  if running; then echo "$URL"; return; fi
   rm -rf "$STATE"; mkdir -p "$STATE"
   [ "$(id -u)" = 0 ] && chown postgres:postgres "$STATE"
   as_pg "$bin/initdb -D $STATE/data -U postgres --auth=trust -E UTF8 --locale=C.UTF-8" >/dev/null
   as_pg "$bin/pg_ctl -D $STATE/data -l $STATE/server.log -w -t 60 \
     -o '-p $PORT -k $STATE -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off' start" >/dev/null
   echo "$URL"
+}
+
+running() {
+  local bin; bin="$(pgbin)"
+  [ -n "$bin" ] && [ -f "$STATE/data/postmaster.pid" ] && \
+    as_pg "$bin/pg_ctl -D $STATE/data status" >/dev/null 2>&1
 }
 
 stop() {
@@ -49,6 +56,7 @@ stop() {
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
+  running) running ;;
   url) echo "$URL" ;;
-  *) echo "usage: $0 start|stop|url" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|running|url" >&2; exit 2 ;;
 esac
