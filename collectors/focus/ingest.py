@@ -16,6 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 from sqlalchemy.engine import Engine
 
 from collectors.focus.natural_keys import NaturalKeys
@@ -223,12 +224,14 @@ def ingest_file(
                 return _unchanged_summary(engine, path, key, opened.format, plan.version, started)
     normalizer = BatchNormalizer(path, plan, strict=strict)
     acc = _Totals()
+    pool = pa.default_memory_pool()
     with engine.begin() as conn:
         replaced = delete_where(conn, "cost_record", "source_key", key)
         rows_before = costs.count(conn)
         for prepared, result, n in prefetch(_prepared_batches(opened, normalizer, key), depth=1):
             upsert_rows(conn, "cost_record", COST_COLUMNS, prepared, conflict=("natural_key",))
             acc.add(result, n)
+            pool.release_unused()  # hand freed Arrow buffers back, so RSS tracks what is live
             if progress:
                 progress(n)
         overlap = acc.rows - (costs.count(conn) - rows_before)
