@@ -48,6 +48,28 @@ def record_source_success(
     )
 
 
+def record_source_failure(conn: Connection, source_key: str, source_type: str, detail: str) -> None:
+    """Mark the last attempt failed; what the source last brought in stays as it was."""
+    table = SourceState.__table__  # type: ignore[attr-defined]
+    now = utcnow()
+    updated = conn.execute(
+        sa.update(table)
+        .where(table.c.source_key == source_key)
+        .values(last_attempt_at=now, last_status="failed", detail=detail)
+    ).rowcount
+    if not updated:
+        conn.execute(
+            sa.insert(table).values(
+                source_key=source_key,
+                source_type=source_type,
+                last_attempt_at=now,
+                last_status="failed",
+                detail=detail,
+                rows=0,
+            )
+        )
+
+
 def unchanged_file(conn: Connection, source_key: str, sha256: str) -> bool:
     """True when the source's last ingest was this exact file and its rows are all there."""
     files = IngestedFile.__table__  # type: ignore[attr-defined]

@@ -18,7 +18,7 @@ from store import costs
 from store.engine import make_engine
 from store.errors import InputFileError
 from store.migrate import upgrade
-from store.models import CostRecord
+from store.models import CostRecord, SourceState
 from tests.focus_files import HEADER, base_row, total, write_focus_csv
 
 SAMPLE_BILLED = Decimal("20.52022672899")
@@ -147,6 +147,14 @@ def test_bad_cost_in_a_late_batch_rolls_back_the_whole_file(engine: Engine, tmp_
     assert "'12,50'" in err.value.message
     assert "To fix" in err.value.render()
     assert store_totals(engine).rows == 0
+    with engine.connect() as conn:
+        state = conn.execute(sa.select(SourceState)).one()
+    assert state.last_status == "failed" and "row 34" in (state.detail or "")
+    rows[33]["BilledCost"] = "12.50"
+    ingest_file(engine, write_focus_csv(path, rows))
+    with engine.connect() as conn:
+        state = conn.execute(sa.select(SourceState)).one()
+    assert (state.last_status, state.rows) == ("ok", 40)
 
 
 @pytest.mark.parametrize(

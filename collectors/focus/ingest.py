@@ -26,9 +26,14 @@ from collectors.focus.reader import OpenedFile, open_focus_file
 from collectors.focus.schema import plan_columns
 from store import costs
 from store.bulk import delete_where, upsert_rows
-from store.errors import InputFileError
+from store.errors import InputFileError, OptimizerError
 from store.money import canonical, money_str
-from store.sources import record_file, record_source_success, unchanged_file
+from store.sources import (
+    record_file,
+    record_source_failure,
+    record_source_success,
+    unchanged_file,
+)
 
 COST_COLUMNS = (
     "natural_key", "source_key", "focus_version", "billed_cost", "effective_cost",
@@ -225,19 +230,26 @@ def ingest_file(
     normalizer = BatchNormalizer(path, plan, strict=strict)
     acc = _Totals()
     pool = pa.default_memory_pool()
-    with engine.begin() as conn:
-        replaced = delete_where(conn, "cost_record", "source_key", key)
-        rows_before = costs.count(conn)
-        for prepared, result, n in prefetch(_prepared_batches(opened, normalizer, key), depth=1):
-            upsert_rows(conn, "cost_record", COST_COLUMNS, prepared, conflict=("natural_key",))
-            acc.add(result, n)
-            pool.release_unused()  # hand freed Arrow buffers back, so RSS tracks what is live
-            if progress:
-                progress(n)
-        overlap = acc.rows - (costs.count(conn) - rows_before)
-        total = acc.total()
-        record_file(conn, key, str(path), sha, total)
-        record_source_success(conn, key, "focus", total, detail=f"{path.name} ({plan.version})")
+    try:
+        with engine.begin() as conn:
+            replaced = delete_where(conn, "cost_record", "source_key", key)
+            rows_before = costs.count(conn)
+            batches = prefetch(_prepared_batches(opened, normalizer, key), depth=1)
+            for prepared, result, n in batches:
+                upsert_rows(conn, "cost_record", COST_COLUMNS, prepared, conflict=("natural_key",))
+                acc.add(result, n)
+                pool.release_unused()  # hand freed Arrow buffers back: RSS tracks what is live
+                if progress:
+                    progress(n)
+            overlap = acc.rows - (costs.count(conn) - rows_before)
+            total = acc.total()
+            record_file(conn, key, str(path), sha, total)
+            detail = f"{path.name} ({plan.version})"
+            record_source_success(conn, key, "focus", total, detail=detail)
+    except OptimizerError as exc:  # rolled back; say so where `optimizer status` looks
+        with engine.begin() as conn:
+            record_source_failure(conn, key, "focus", exc.message)
+        raise
     rows, missing_expected, by_service = acc.rows, acc.missing_expected, acc.by_service()
     warnings = [
         f"{count} row(s) have no {name} (FOCUS requires one); kept as null"
