@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -238,3 +239,39 @@ def test_official_sample_round_trip(
             SAMPLE_BILLED,
             SAMPLE_EFFECTIVE,
         )
+
+
+def test_typed_parquet_like_aws_data_exports(sqlite_engine: Engine, tmp_path: Path) -> None:
+    """AWS FOCUS exports are Parquet with double money, timestamp columns and map tags."""
+    from datetime import UTC, datetime
+
+    rows = [base_row(i, cost=f"{i}.25") for i in range(6)]
+    columns: dict[str, pa.Array] = {}
+    for name in HEADER:
+        values = [r[name] if r[name] != "NULL" else None for r in rows]
+        if name in ("BilledCost", "EffectiveCost", "ListCost", "ContractedCost"):
+            columns[name] = pa.array([float(v) for v in values], pa.float64())
+        elif name == "PricingQuantity":
+            columns[name] = pa.array([Decimal(v) for v in values], pa.decimal128(20, 6))
+        elif name.endswith(("PeriodStart", "PeriodEnd")):
+            parsed = [
+                datetime.fromisoformat(v.replace("Z", "")).replace(tzinfo=UTC) for v in values
+            ]
+            columns[name] = pa.array(parsed, pa.timestamp("ms", tz="UTC"))
+        elif name == "Tags":
+            columns[name] = pa.array(
+                [None if v is None else list(json.loads(v).items()) for v in values],
+                pa.map_(pa.string(), pa.string()),
+            )
+        else:
+            columns[name] = pa.array(values, pa.string())
+    path = tmp_path / "aws-focus.parquet"
+    pq.write_table(pa.table(columns), path)
+    summary = ingest_file(sqlite_engine, path)
+    assert summary.rows == 6
+    assert summary.billed_cost_total == total(rows)
+    with sqlite_engine.connect() as conn:
+        first, second = conn.execute(sa.select(CostRecord).order_by(CostRecord.id).limit(2)).all()
+    assert first.charge_period_start.isoformat() == "2024-09-01T00:00:00+00:00"
+    assert first.pricing_quantity == Decimal(1)
+    assert first.tags is None and second.tags == {"team": "web", " org": "x"}

@@ -71,9 +71,10 @@ def _to_string(column: pa.Array) -> pa.Array:
         return column
     if pa.types.is_large_string(t) or pa.types.is_dictionary(t):
         return pc.cast(column, pa.string())
-    if pa.types.is_timestamp(t):
+    if pa.types.is_timestamp(t):  # naive UTC text (fast; tz-aware strftime is ~20x slower)
         utc = column if t.tz else pc.assume_timezone(column, "UTC")
-        return pc.strftime(pc.cast(utc, pa.timestamp("us", tz="UTC")), format="%Y-%m-%dT%H:%M:%SZ")
+        naive = pc.cast(utc, pa.timestamp("us", tz="UTC")).cast(pa.timestamp("us"))
+        return pc.cast(naive, pa.string())
     if pa.types.is_date(t):
         return pc.strftime(pc.cast(column, pa.timestamp("s")), format="%Y-%m-%d")
     if pa.types.is_map(t) or pa.types.is_struct(t) or pa.types.is_list(t):
