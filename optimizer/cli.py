@@ -55,9 +55,9 @@ def cli(
 
 
 def _register() -> None:
-    from optimizer.commands import collect, demo, pending, run, store_cmds
+    from optimizer.commands import collect, demo, pending, policy, run, store_cmds
 
-    for module in (store_cmds, collect, demo, run, pending):
+    for module in (store_cmds, collect, demo, run, policy, pending):
         for command in module.COMMANDS:
             cli.add_command(command)
 

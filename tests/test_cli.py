@@ -154,3 +154,29 @@ def test_config_errors_name_file_and_field(db: str, tmp_path: Path, text: str, e
     out = cli("--db", db, "--config", str(config), "run", "--stages", "collect")
     assert out.returncode == 2
     assert "optimizer.toml" in out.stderr and expect in out.stderr and "To fix" in out.stderr
+
+
+def test_policy_validate_and_schema(tmp_path: Path) -> None:
+    examples = Path(__file__).resolve().parents[1] / "examples" / "policies"
+    out = cli("--json", "policy", "validate", str(examples / "all.yaml"))
+    assert out.returncode == 0, out.stderr
+    types = {p["type"] for p in json.loads(out.stdout)["policies"]}
+    assert {
+        "residency",
+        "latency",
+        "spot",
+        "capacity",
+        "spread",
+        "change-budget",
+        "tiering",
+        "commitments",
+        "approval",
+    } <= types
+    schema = json.loads(cli("policy", "schema").stdout)
+    assert schema["title"].startswith("optimizer policy file")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\npolicies:\n  - name: x\n    type: spot\n    max_shar: 0.5\n")
+    out = cli("policy", "validate", str(bad))
+    assert out.returncode == 2
+    assert "bad.yaml:5" in out.stderr and "'x'" in out.stderr and "max_share" in out.stderr
+    assert cli("policy", "explain", "wl-1").returncode == 69
