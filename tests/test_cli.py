@@ -179,4 +179,5 @@ def test_policy_validate_and_schema(tmp_path: Path) -> None:
     out = cli("policy", "validate", str(bad))
     assert out.returncode == 2
     assert "bad.yaml:5" in out.stderr and "'x'" in out.stderr and "max_share" in out.stderr
-    assert cli("policy", "explain", "wl-1").returncode == 69
+    missing = cli("policy", "explain", "wl-1")
+    assert missing.returncode == 2 and "--policies" in missing.stderr

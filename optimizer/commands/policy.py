@@ -10,7 +10,6 @@ import click
 from rich.table import Table
 
 from optimizer.context import AppContext, pass_app
-from store.errors import StageNotBuilt
 
 
 @click.group()
@@ -71,13 +70,64 @@ def schema() -> None:
     sys.stdout.write(json.dumps(json_schema(), indent=2) + "\n")
 
 
-@policy.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-def explain() -> None:
-    """Which policies apply to a workload and which offers each rules out. Not built yet."""
-    raise StageNotBuilt(
-        "`optimizer policy explain` needs the placement problem builder (issue #3)",
-        fix="use `optimizer policy validate FILE` to check a policy file meanwhile",
+@policy.command()
+@click.argument("workload")
+@click.option(
+    "--policies",
+    "policies_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="The policy file (YAML, version 1).",
+)
+@click.option("--top", default=5, show_default=True, help="How many cheapest eligible offers.")
+@pass_app
+def explain(app: AppContext, workload: str, policies_path: Path, top: int) -> None:
+    """Which policies apply to WORKLOAD and which offers each one rules out.
+
+    Offers are the store's current prices that fit the workload's vCPU and memory per
+    replica. Latency to regions never measured is estimated and marked so.
+    """
+    from optimizer.explain import explain_workload
+    from policies import load_policies
+
+    parsed = load_policies(policies_path)
+    result = explain_workload(app.engine(), parsed, workload, top=top)
+    if app.json_output:
+        payload = dict(result.__dict__)
+        payload["side_constraints"] = [r.__dict__ for r in result.side_constraints]
+        app.emit_json(payload)
+        return
+    w = result.workload
+    app.out.print(
+        f"[bold]{w['name']}[/]: {w['current']}; {w['vcpu']} vCPU, {w['memory_gib']} GiB; "
+        f"owner {w['owner']}, data {w['data_classification']}, "
+        f"users in {', '.join(w['user_regions']) or '-'}"
     )
+    if not result.applicable:
+        app.out.print("No policy applies to this workload.")
+    table = Table(show_header=True, title="Policies that apply")
+    for column in ("policy", "type", "offers ruled out", "why (examples)"):
+        table.add_column(column)
+    for p in result.applicable:
+        table.add_row(
+            p["name"],
+            p["type"],
+            str(result.ruled_out_by.get(p["name"], 0)),
+            "; ".join(result.examples.get(p["name"], [])),
+        )
+    app.out.print(table)
+    for constraint in result.side_constraints:
+        app.out.print(f"  {constraint.policy} ({constraint.type}): {constraint.text}")
+    app.out.print(
+        f"{result.eligible:,} of {result.offers_considered:,} fitting offers are eligible."
+    )
+    for note in result.notes:
+        app.out.print(f"  note: {note}")
+    if result.cheapest:
+        app.out.print(
+            "Cheapest eligible: "
+            + "; ".join(f"{c['offer']} ${c['usd_per_hour']}/h" for c in result.cheapest)
+        )
 
 
 COMMANDS = [policy]
