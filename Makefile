@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO_DIR := .demo
 DEMO_DB := $(DEMO_DIR)/optimizer.db
+DEMO_WORKLOAD ?= growth-gateway-prod-007
 
 .PHONY: demo test lint typecheck imports unit bench pg-start pg-stop clean
 
@@ -26,6 +27,8 @@ demo: $(VENV)/.installed-runtime
 	$(BIN)/optimizer --db $(DEMO_DB) demo --out $(DEMO_DIR) --force
 	$(BIN)/optimizer --db $(DEMO_DB) --config $(DEMO_DIR)/optimizer.toml run --skip-unbuilt
 	$(BIN)/optimizer --db $(DEMO_DB) status
+	$(BIN)/optimizer --config $(DEMO_DIR)/optimizer.toml policy validate
+	$(BIN)/optimizer --db $(DEMO_DB) --config $(DEMO_DIR)/optimizer.toml policy explain $(DEMO_WORKLOAD)
 
 ## make test: install dev dependencies, start PostgreSQL on loopback, run every check and test.
 test: $(VENV)/.installed-dev

@@ -44,6 +44,12 @@ class StoreSettings(_Strict):
     url: str | None = None
 
 
+class PolicySettings(_Strict):
+    """The default policy file for `plan` and `policy validate|explain`."""
+
+    path: str | None = None
+
+
 class RunSettings(_Strict):
     stale_after_hours: float = Field(default=48.0, gt=0)
 
@@ -51,8 +57,16 @@ class RunSettings(_Strict):
 class Config(_Strict):
     store: StoreSettings = StoreSettings()
     run: RunSettings = RunSettings()
+    policies: PolicySettings = PolicySettings()
     sources: list[Source] = Field(default_factory=list)
     base_dir: Path = Path(".")
+
+    def policies_path(self) -> Path | None:
+        """The configured policy file, relative to the config file's folder."""
+        if self.policies.path is None:
+            return None
+        p = Path(self.policies.path).expanduser()
+        return p if p.is_absolute() else self.base_dir / p
 
     def focus_files(self, source: FocusSource) -> list[Path]:
         files: list[Path] = []

@@ -181,3 +181,15 @@ def test_policy_validate_and_schema(tmp_path: Path) -> None:
     assert "bad.yaml:5" in out.stderr and "'x'" in out.stderr and "max_share" in out.stderr
     missing = cli("policy", "explain", "wl-1")
     assert missing.returncode == 2 and "--policies" in missing.stderr
+
+
+def test_policy_file_from_config(tmp_path: Path) -> None:
+    examples = Path(__file__).resolve().parents[1] / "examples" / "policies"
+    (tmp_path / "policies.yaml").write_text((examples / "spot.yaml").read_text())
+    config = tmp_path / "optimizer.toml"
+    config.write_text('[policies]\npath = "policies.yaml"\n')
+    out = cli("--config", str(config), "--json", "policy", "validate")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["path"].endswith("policies.yaml")
+    none = cli("policy", "validate")
+    assert none.returncode == 2 and "[policies] path" in none.stderr

@@ -355,3 +355,34 @@ def test_cli_demo_json(tmp_path: Path) -> None:
 def test_default_out_dir_sits_next_to_a_sqlite_store(tmp_path: Path) -> None:
     assert default_out(AppContext(db_url=str(tmp_path / "x.db"))) == tmp_path / ".demo"
     assert default_out(AppContext(db_url="postgresql+psycopg://u@h/db")) == Path.cwd() / ".demo"
+
+
+def test_demo_ships_every_policy_type_and_the_makefile_workload_exists(tmp_path: Path) -> None:
+    """`make demo` validates the demo policy file and explains DEMO_WORKLOAD (seed 7)."""
+    from importlib import resources
+
+    from policies import POLICY_TYPES, parse_policies
+
+    repo = Path(__file__).resolve().parents[1]
+    shipped = resources.files("optimizer.demo").joinpath("policies.yaml").read_text()
+    assert shipped == (repo / "examples" / "policies" / "all.yaml").read_text()
+    assert {p.type for p in parse_policies(shipped, "policies.yaml").policies} == set(POLICY_TYPES)
+    makefile = (repo / "Makefile").read_text()
+    name = next(
+        line.split("?=")[1].strip()
+        for line in makefile.splitlines()
+        if line.startswith("DEMO_WORKLOAD")
+    )
+    from optimizer.demo.build import load_snapshot
+    from optimizer.demo.estate import generate_estate
+
+    start = datetime(2026, 8, 24, tzinfo=UTC)
+    estate = generate_estate(
+        load_snapshot(),
+        seed=7,
+        workloads=500,
+        storage_groups=0,
+        start=start,
+        end=start + timedelta(days=90),
+    )
+    assert name in {w.name for w in estate.workloads}

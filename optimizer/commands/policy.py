@@ -10,6 +10,7 @@ import click
 from rich.table import Table
 
 from optimizer.context import AppContext, pass_app
+from store.errors import ConfigError
 
 
 @click.group()
@@ -17,16 +18,31 @@ def policy() -> None:
     """Check, describe and explain placement and tiering policies (YAML, version 1)."""
 
 
+def _policy_file(app: AppContext, given: Path | None) -> Path:
+    """--policies wins; else `[policies] path` of the config; else a clear error."""
+    from optimizer.config import load_config
+
+    if given is not None:
+        return given
+    configured = load_config(app.config_path).policies_path()
+    if configured is None:
+        raise ConfigError(
+            "no policy file given",
+            fix="pass --policies FILE, or set [policies] path in optimizer.toml (--config)",
+        )
+    return configured
+
+
 @policy.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @pass_app
 def validate(app: AppContext, paths: tuple[Path, ...]) -> None:
-    """Validate policy files: errors name file, line, policy and field, with a fix.
-
-    Exit code 2 on the first invalid file.
+    """Validate policy files (default: the configured one): errors name file, line,
+    policy and field, with a fix. Exit code 2 on the first invalid file.
     """
     from policies import load_policies, policies_sha256
 
+    paths = paths or (_policy_file(app, None),)
     results = []
     for path in paths:
         parsed = load_policies(path)
@@ -75,13 +91,12 @@ def schema() -> None:
 @click.option(
     "--policies",
     "policies_path",
-    required=True,
     type=click.Path(path_type=Path),
-    help="The policy file (YAML, version 1).",
+    help="The policy file (YAML, version 1). Default: [policies] path of the config.",
 )
 @click.option("--top", default=5, show_default=True, help="How many cheapest eligible offers.")
 @pass_app
-def explain(app: AppContext, workload: str, policies_path: Path, top: int) -> None:
+def explain(app: AppContext, workload: str, policies_path: Path | None, top: int) -> None:
     """Which policies apply to WORKLOAD and which offers each one rules out.
 
     Offers are the store's current prices that fit the workload's vCPU and memory per
@@ -90,7 +105,7 @@ def explain(app: AppContext, workload: str, policies_path: Path, top: int) -> No
     from optimizer.explain import explain_workload
     from policies import load_policies
 
-    parsed = load_policies(policies_path)
+    parsed = load_policies(_policy_file(app, policies_path))
     result = explain_workload(app.engine(), parsed, workload, top=top)
     if app.json_output:
         payload = dict(result.__dict__)

@@ -13,6 +13,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -161,8 +162,11 @@ def write_config(out_dir: Path) -> Path:
     path = out_dir / "optimizer.toml"
     if path.exists() and not path.read_text().startswith(CONFIG_MARK):
         return path
+    policies = resources.files("optimizer.demo").joinpath("policies.yaml").read_text()
+    (out_dir / "policies.yaml").write_text(policies)  # every policy type, for this estate
     path.write_text(
         f"{CONFIG_MARK}; rebuilt on every demo build.\n\n"
+        '[policies]\npath = "policies.yaml"\n\n'
         f'[[sources]]\ntype = "focus"\nname = "{billing.SOURCE_NAME}"\n'
         f'paths = ["{billing.FILE_NAME}"]\n'
     )
