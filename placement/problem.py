@@ -1,0 +1,151 @@
+"""The placement problem as solvers see it: frozen dataclasses, no store, no policies.
+
+Units, everywhere in this package:
+
+- money is an INTEGER number of micro-dollars (1 USD = 1_000_000 micro-USD), so every
+  solver (LP, CP-SAT, greedy) and the validator add the same integers exactly;
+- vCPU are whole virtual CPUs, memory is GiB, data is GB (10^9 bytes, as clouds bill egress);
+- time is hours; the horizon is the span over which recurring prices are summed.
+
+A plan assigns every demand a tuple of (offer id, replicas); see `Plan`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+MICRO = 1_000_000  # micro-dollars per dollar
+
+# workload id -> ((offer id, replicas), ...)
+Plan = Mapping[str, tuple[tuple[int, int], ...]]
+
+
+@dataclass(frozen=True)
+class Offer:
+    """One purchasable instance: cloud × region × zone × instance type × purchase option.
+
+    `id` is the store's `price_offer.id`; `hourly_micro_usd` is the price of ONE instance
+    for one hour in micro-USD; `zone` is "" for a regional offer (the provider picks the
+    zone); `interruption_bucket` is 0..4 (see `policies.INTERRUPTION_BUCKETS`) or None
+    (unknown, counted as the riskiest for spot).
+    """
+
+    id: int
+    provider: str
+    region: str
+    zone: str
+    instance_type: str
+    family: str | None
+    purchase_option: str  # on_demand | spot | commit_1y | commit_3y
+    vcpu: int
+    memory_gib: float
+    hourly_micro_usd: int
+    interruption_bucket: int | None = None
+
+    @property
+    def is_spot(self) -> bool:
+        return self.purchase_option == "spot"
+
+
+@dataclass(frozen=True)
+class Demand:
+    """One workload: `replicas` identical replicas, each needing one instance with at least
+    `vcpu` vCPU and `memory_gib` GiB.
+
+    `eligible` holds the ids of the offers the policies admit (after pruning dominated
+    offers); `move_micro_usd[i]` is the one-off cost, in micro-USD, of using
+    `eligible[i]` when it differs from `current_offer_id` (egress of `data_gb` at the
+    pair's price + a fixed move cost; 0 for the current offer). It is charged once per
+    distinct new offer used, not per replica.
+
+    `spot_share_cap` is the largest share (0..1) of replicas on spot; `min_regions` and
+    `min_zones` are the spread asked for, already capped at `replicas` (one replica cannot
+    spread). `must_move` is true when today's placement breaks this demand's own rules
+    (current offer unknown or ineligible, too much spot, too little spread): such moves
+    restore compliance and are not counted against the change budget.
+    """
+
+    id: str
+    replicas: int
+    vcpu: int
+    memory_gib: float
+    current_offer_id: int | None
+    data_gb: float
+    eligible: tuple[int, ...]
+    move_micro_usd: tuple[int, ...]
+    spot_share_cap: float = 1.0
+    min_regions: int = 1
+    min_zones: int = 1
+    must_move: bool = False
+
+    def __post_init__(self) -> None:
+        if len(self.eligible) != len(self.move_micro_usd):
+            raise ValueError(f"{self.id}: eligible and move_micro_usd differ in length")
+        if self.replicas < 1:
+            raise ValueError(f"{self.id}: replicas must be at least 1")
+
+    @property
+    def max_spot_replicas(self) -> int:
+        """The most replicas allowed on spot (floor of cap × replicas)."""
+        return int(self.spot_share_cap * self.replicas + 1e-9)
+
+    def move_cost(self, offer_id: int) -> int:
+        """One-off micro-USD for using `offer_id`; 0 for today's offer."""
+        if offer_id == self.current_offer_id:
+            return 0
+        try:
+            return self.move_micro_usd[self.eligible.index(offer_id)]
+        except ValueError:
+            raise KeyError(f"offer {offer_id} is not eligible for {self.id}") from None
+
+
+@dataclass(frozen=True)
+class Quota:
+    """At most `max_vcpu` instance vCPUs in use on (provider, region), all families when
+    `family` is None, else that family only."""
+
+    provider: str
+    region: str
+    family: str | None
+    max_vcpu: int
+    policy: str = ""
+
+    def covers(self, offer: Offer) -> bool:
+        return (
+            offer.provider == self.provider
+            and offer.region == self.region
+            and self.family in (None, offer.family)
+        )
+
+
+@dataclass(frozen=True)
+class Infeasible:
+    """A workload no offer can host, said in policy names."""
+
+    demand: str
+    policies: tuple[str, ...]
+    text: str
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Everything a solver needs. `max_moves` and `max_one_off_micro_usd` are the change
+    budget per run (None: unbounded); `restart_micro_usd` prices one spot interruption of
+    one replica (see `placement.cost`)."""
+
+    horizon_hours: int
+    offers: tuple[Offer, ...]
+    demands: tuple[Demand, ...]
+    quotas: tuple[Quota, ...] = ()
+    max_moves: int | None = None
+    max_one_off_micro_usd: int | None = None
+    restart_micro_usd: int = 20 * MICRO
+    infeasible: tuple[Infeasible, ...] = ()
+    _by_id: dict[int, Offer] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._by_id.update((o.id, o) for o in self.offers)
+
+    def offer(self, offer_id: int) -> Offer:
+        return self._by_id[offer_id]
