@@ -16,21 +16,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from placement.facts import load_network_facts, workload_facts
 from policies import PolicyFile
-from policies.evaluate import (
-    OfferFacts,
-    Reason,
-    RegionFacts,
-    WorkloadFacts,
-    applicable,
-    evaluate,
-    side_constraints,
-)
+from policies.evaluate import OfferFacts, Reason, applicable, evaluate, side_constraints
 from store.errors import ConfigError
-from store.models import Latency, PriceOffer, Region, Workload
+from store.models import PriceOffer, Workload
 
 OFFERS = PriceOffer.__table__  # type: ignore[attr-defined]
-LATENCY = Latency.__table__  # type: ignore[attr-defined]
 WORKLOADS = Workload.__table__  # type: ignore[attr-defined]
 
 
@@ -66,26 +58,9 @@ def _workload(engine: Engine, name: str) -> Workload:
 
 def explain_workload(engine: Engine, policies: PolicyFile, name: str, top: int = 5) -> Explanation:
     w = _workload(engine, name)
-    facts = WorkloadFacts(
-        name=w.name,
-        provider=w.provider,
-        region=w.region,
-        tags=dict(w.tags or {}),
-        data_classification=w.data_classification,
-        owner=w.owner,
-        user_regions=tuple(w.user_regions or ()),
-    )
+    facts = workload_facts(w)
     with engine.connect() as conn:
-        regions = {
-            (r.provider, r.region): RegionFacts(
-                r.country_code, r.jurisdiction, r.latitude, r.longitude
-            )
-            for r in conn.execute(sa.select(Region))
-        }
-        rtts = {
-            (r.src_provider, r.src_region, r.dst_provider, r.dst_region): r.rtt_ms
-            for r in conn.execute(sa.select(LATENCY).where(LATENCY.c.measured.is_(True)))
-        }
+        network = load_network_facts(conn)
         offers = conn.execute(
             sa.select(OFFERS).where(
                 OFFERS.c.valid_to.is_(None),
@@ -107,13 +82,7 @@ def explain_workload(engine: Engine, policies: PolicyFile, name: str, top: int =
             o.family,
             o.interruption_bucket,
         )
-        verdict = evaluate(
-            chosen,
-            facts,
-            offer,
-            lambda p, r: regions.get((p, r)),
-            lambda a, b, c, d: rtts.get((a, b, c, d)),
-        )
+        verdict = evaluate(chosen, facts, offer, network.region, network.rtt)
         for reason in verdict.reasons:
             ruled[reason.policy] += 1
             if len(examples[reason.policy]) < 3 and reason.text not in examples[reason.policy]:

@@ -16,7 +16,6 @@ solver can use); today's offer is always kept when eligible, so staying is an op
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 from functools import partial
 from typing import Any
@@ -24,6 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from placement.facts import NetworkFacts, load_network_facts, workload_facts
 from placement.problem import MICRO, Demand, Infeasible, Offer, Problem, Quota
 from policies import (
     CapacityPolicy,
@@ -35,13 +35,10 @@ from policies import (
 )
 from policies.base import PolicyBase
 from policies.evaluate import OfferFacts, RegionFacts, WorkloadFacts, applicable, evaluate
-from store.models import EgressPrice, Latency, PriceOffer, Region, Workload
+from store.models import PriceOffer, Workload
 
 OFFERS = PriceOffer.__table__  # type: ignore[attr-defined]
 WORKLOADS = Workload.__table__  # type: ignore[attr-defined]
-REGIONS = Region.__table__  # type: ignore[attr-defined]
-LATENCY = Latency.__table__  # type: ignore[attr-defined]
-EGRESS = EgressPrice.__table__  # type: ignore[attr-defined]
 
 # Used for a region pair with no stored egress price: the first internet-egress tier of
 # the big three clouds (≈ 0.09 USD/GB), so an unknown pair is never free.
@@ -53,34 +50,14 @@ def micro_usd(value: Decimal) -> int:
     return int((value * MICRO).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
 
 
-@dataclass(frozen=True)
-class _Facts:
-    regions: dict[tuple[str, str], RegionFacts]
-    rtts: dict[tuple[str, str, str, str], float]
-    egress: dict[tuple[str, str, str, str], Decimal]
-
-
-def _load(engine: Engine) -> tuple[list[Any], list[Any], _Facts]:
+def _load(engine: Engine) -> tuple[list[Any], list[Any], NetworkFacts]:
     with engine.connect() as conn:
         offers = conn.execute(
             sa.select(OFFERS).where(OFFERS.c.valid_to.is_(None)).order_by(OFFERS.c.id)
         ).all()
         workloads = conn.execute(sa.select(WORKLOADS).order_by(WORKLOADS.c.name)).all()
-        regions = {
-            (r.provider, r.region): RegionFacts(
-                r.country_code, r.jurisdiction, r.latitude, r.longitude
-            )
-            for r in conn.execute(sa.select(REGIONS))
-        }
-        rtts = {
-            (r.src_provider, r.src_region, r.dst_provider, r.dst_region): r.rtt_ms
-            for r in conn.execute(sa.select(LATENCY).where(LATENCY.c.measured.is_(True)))
-        }
-        egress = {
-            (r.src_provider, r.src_region, r.dst_provider, r.dst_region): Decimal(r.usd_per_gb)
-            for r in conn.execute(sa.select(EGRESS))
-        }
-    return list(offers), list(workloads), _Facts(regions, rtts, egress)
+        facts = load_network_facts(conn)
+    return list(offers), list(workloads), facts
 
 
 def _offer(row: Any) -> Offer:
@@ -143,7 +120,7 @@ def _infeasible(w: Any, ruled: dict[str, int], fitting: int) -> Infeasible:
 class _Verdicts:
     """`policies.evaluate` with a cache: the names of the policies that block an offer."""
 
-    def __init__(self, facts: _Facts) -> None:
+    def __init__(self, facts: NetworkFacts) -> None:
         self.facts = facts
         self.cache: dict[tuple[Any, ...], tuple[str, ...]] = {}
 
@@ -224,15 +201,7 @@ def build_problem(
     demands: list[Demand] = []
     infeasible: list[Infeasible] = []
     for w in workloads:
-        wf = WorkloadFacts(
-            name=w.name,
-            provider=w.provider,
-            region=w.region,
-            tags=dict(w.tags or {}),
-            data_classification=w.data_classification,
-            owner=w.owner,
-            user_regions=tuple(w.user_regions or ()),
-        )
+        wf = workload_facts(w)
         chosen = applicable(policy_file, wf)
         # Workloads with the same applicable policies (and, when a latency policy reads
         # them, the same user regions) share verdicts.
