@@ -19,6 +19,7 @@ from importlib import resources
 from sqlalchemy.engine import Connection
 
 from store.bulk import upsert_rows
+from store.errors import ConfigError
 from store.types import SQLITE_DATETIME_FORMAT
 
 PACKAGE = "optimizer.demo"
@@ -121,10 +122,14 @@ def _int(value: str | None) -> int | None:
 
 
 def read_rows(name: str) -> Iterator[dict[str, str]]:
-    """Rows of one snapshot file as dicts; nothing if the file is not there (yet)."""
+    """Rows of one snapshot file as dicts; a missing file means a broken install."""
     resource = resources.files(PACKAGE).joinpath(FOLDER, name)
     if not resource.is_file():
-        return
+        raise ConfigError(
+            f"the demo snapshot file {name} is missing from the installed package",
+            where=f"optimizer/demo/snapshot/{name}",
+            fix="reinstall optimizer, or regenerate it with scripts/build_demo_snapshot.py",
+        )
     with resource.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8", newline="") as fh:
         yield from csv.DictReader(io.StringIO(fh.read()))
 
