@@ -29,6 +29,7 @@ demo: $(VENV)/.installed-runtime
 	$(BIN)/optimizer --db $(DEMO_DB) status
 	$(BIN)/optimizer --config $(DEMO_DIR)/optimizer.toml policy validate
 	$(BIN)/optimizer --db $(DEMO_DB) --config $(DEMO_DIR)/optimizer.toml policy explain $(DEMO_WORKLOAD)
+	$(BIN)/optimizer --db $(DEMO_DB) recommendations list --limit 10
 
 ## make test: install dev dependencies, start PostgreSQL on loopback, run every check and test.
 test: $(VENV)/.installed-dev

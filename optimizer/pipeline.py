@@ -29,6 +29,7 @@ class StageResult:
     seconds: float = 0.0
     detail: str = ""
     data: dict[str, Any] = field(default_factory=dict)
+    exit_code: int = 0  # of the error class behind a failure (design.md §9)
 
 
 def collect_stage(engine: Engine, config: Config) -> StageResult:
@@ -60,8 +61,31 @@ def collect_stage(engine: Engine, config: Config) -> StageResult:
     )
 
 
+def plan_stage(engine: Engine, config: Config) -> StageResult:
+    """Plan with the configured policy file; recommendations go to the store."""
+    from optimizer.planning import run_plan
+    from policies import load_policies, policies_sha256
+
+    path = config.policies_path()
+    if path is None:
+        return StageResult(
+            "plan",
+            "failed",
+            exit_code=2,
+            detail="no policy file: set [policies] path in optimizer.toml",
+        )
+    plan_id, solution, recs = run_plan(engine, load_policies(path), policies_sha256(path))
+    gap = "-" if solution.gap is None else f"{solution.gap:.2%}"
+    return StageResult(
+        "plan",
+        "ok",
+        detail=f"plan {plan_id}: {len(recs)} recommendation(s), gap {gap} to the LP bound",
+        data={"plan_id": plan_id, "recommendations": len(recs), "gap": solution.gap},
+    )
+
+
 StageFn = Callable[[Engine, Config], StageResult]
-BUILT: dict[str, StageFn] = {"collect": collect_stage}
+BUILT: dict[str, StageFn] = {"collect": collect_stage, "plan": plan_stage}
 
 
 def run_pipeline(
@@ -88,7 +112,7 @@ def run_pipeline(
             try:
                 result = fn(engine, config)
             except OptimizerError as exc:
-                result = StageResult(name, "failed", detail=exc.message)
+                result = StageResult(name, "failed", detail=exc.message, exit_code=exc.exit_code)
             result.seconds = time.perf_counter() - started
         results.append(result)
         if on_stage:

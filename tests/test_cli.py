@@ -105,7 +105,7 @@ def test_one_bad_file_does_not_stop_the_others(db: str, tmp_path: Path) -> None:
 
 
 def test_pending_stage_says_so_and_exits_69(db: str) -> None:
-    out = cli("--db", db, "plan", "--policies", "x.yaml")
+    out = cli("--db", db, "apply")
     assert out.returncode == 69
     assert "not built yet" in out.stderr and out.stdout == ""
 
@@ -129,14 +129,23 @@ def test_run_collects_configured_focus_sources(db: str, tmp_path: Path) -> None:
     refused = cli("--db", db, "--config", str(config), "run")
     assert refused.returncode == 69 and "--skip-unbuilt" in refused.stderr
     out = cli("--db", db, "--config", str(config), "--json", "run", "--skip-unbuilt")
-    assert out.returncode == 0, out.stderr
+    assert out.returncode == 2, out.stderr  # the plan stage has no policy file: a config error
+    assert "plan: no policy file" in out.stderr
     stages = {s["name"]: s for s in json.loads(out.stdout)["stages"]}
     assert stages["collect"]["status"] == "ok" and stages["collect"]["rows"] == 6
-    assert stages["plan"]["status"] == "not_built"
+    assert stages["plan"]["status"] == "failed"
+    assert stages["forecast"]["status"] == "not_built"
+    examples = Path(__file__).resolve().parents[1] / "examples" / "policies"
+    (tmp_path / "policies.yaml").write_text((examples / "spot.yaml").read_text())
+    config.write_text(config.read_text() + '\n[policies]\npath = "policies.yaml"\n')
+    planned = cli("--db", db, "--config", str(config), "--json", "run", "--skip-unbuilt")
+    assert planned.returncode == 0, planned.stderr
+    stages = {s["name"]: s for s in json.loads(planned.stdout)["stages"]}
+    assert stages["plan"]["status"] == "ok" and stages["plan"]["plan_id"] == 1
     again = cli("--db", db, "--config", str(config), "--json", "run", "--stages", "collect")
     assert again.returncode == 0
     status = json.loads(cli("--db", db, "--json", "status").stdout)
-    assert status["costs"]["rows"] == 6 and status["counts"]["run"] == 2
+    assert status["costs"]["rows"] == 6 and status["counts"]["run"] == 3
 
 
 @pytest.mark.parametrize(

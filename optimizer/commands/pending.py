@@ -11,8 +11,6 @@ from store.errors import StageNotBuilt
 
 PENDING = {
     "forecast": ("demand forecasting (Prophet, backtests, Dask)", "#4"),
-    "plan": ("placement and storage tiering (OR-Tools)", "#3"),
-    "recommendations": ("recommendation review and approval", "#6"),
     "apply": ("safe apply of approved storage tiering", "#6"),
     "rollback": ("rollback of applied changes", "#6"),
     "audit": ("audit log verification and export", "#6"),

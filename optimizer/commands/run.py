@@ -9,10 +9,17 @@ import click
 from optimizer.config import load_config
 from optimizer.context import AppContext, pass_app
 from optimizer.stages import NOT_BUILT, STAGES
-from store.errors import CollectorError, StageNotBuilt
+from store.errors import OptimizerError, StageNotBuilt
 
 if TYPE_CHECKING:
     from optimizer.pipeline import StageResult
+
+
+class StageFailed(OptimizerError):
+    """A stage of the run failed; the exit code is that of the first failure's error."""
+
+    kind = "run failed"
+
 
 STYLE = {"ok": "green", "partial": "yellow", "failed": "red", "not_built": "dim"}
 
@@ -88,11 +95,15 @@ def run(app: AppContext, stages: str, skip_unbuilt: bool) -> None:
         )
     else:
         app.out.print(f"Run {run_id} recorded; `optimizer status` shows what the store holds.")
-    if any(r.status in ("failed", "partial") for r in results):
-        raise CollectorError(
-            "some sources failed (see above); the others were collected",
-            fix="fix the sources named above and run again: nothing is counted twice",
+    failed = [r for r in results if r.status in ("failed", "partial")]
+    if failed:
+        error = StageFailed(
+            "stage(s) failed: " + "; ".join(f"{r.name}: {r.detail}" for r in failed),
+            fix="fix what is named above and run again: every stage is idempotent, "
+            "nothing is counted twice",
         )
+        error.exit_code = failed[0].exit_code or 1
+        raise error
 
 
 COMMANDS = [run]

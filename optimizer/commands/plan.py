@@ -1,0 +1,254 @@
+"""`optimizer plan` and `optimizer recommendations list|show`: placement changes, their
+savings and why."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.table import Table
+
+from optimizer.commands.policy import _policy_file
+from optimizer.context import AppContext, pass_app
+from store.errors import ConfigError
+
+TOP = 20
+
+
+def _usd(value: Decimal | str | None) -> str:
+    return "-" if value is None else f"{Decimal(value):,.2f}"
+
+
+def _offers(placement: dict[str, Any] | None) -> str:
+    if not placement or not placement.get("offers"):
+        return "unknown"
+    return " + ".join(f"{o['replicas']}× {o['offer']}" for o in placement["offers"])
+
+
+def _days(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.1f}"
+
+
+@click.command()
+@click.option(
+    "--policies",
+    "policies_path",
+    type=click.Path(path_type=Path),
+    help="The policy file (YAML, version 1). Default: [policies] path of the config.",
+)
+@click.option(
+    "--time-limit",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="Seconds the solver may use.",
+)
+@pass_app
+def plan(app: AppContext, policies_path: Path | None, time_limit: float) -> None:
+    """Solve the placement of every workload and record a plan with its recommendations.
+
+    Recommendations (move, purchase-option, resize) carry monthly savings over a 730-hour
+    month, one-off cost, payback, reasons and the next-best alternatives. The objective
+    and its lower bound are USD over the horizon (730 hours).
+    """
+    from optimizer.planning import run_plan, usd
+    from policies import load_policies, policies_sha256
+
+    path = _policy_file(app, policies_path)
+    parsed = load_policies(path)
+    engine = app.engine()
+    if app.show_progress:
+        with app.err.status("Building and solving the placement problem…"):
+            plan_id, solution, recs = run_plan(engine, parsed, policies_sha256(path), time_limit)
+    else:
+        plan_id, solution, recs = run_plan(engine, parsed, policies_sha256(path), time_limit)
+    objective, bound = usd(solution.cost), usd(solution.bound)
+    if app.json_output:
+        app.emit_json(
+            {
+                "plan_id": plan_id,
+                "objective": str(objective),
+                "lower_bound": None if bound is None else str(bound),
+                "gap": solution.gap,
+                "solver": solution.solver,
+                "seconds": round(solution.seconds, 3),
+                "unplaced": list(solution.unplaced),
+                "recommendations": recs,
+            }
+        )
+        return
+    details = _plan_details(app, plan_id)
+    table = Table(
+        title=f"Plan {plan_id}: {len(recs)} recommendation(s)"
+        + (f", top {TOP} by monthly savings" if len(recs) > TOP else ""),
+        show_header=True,
+    )
+    for column in ("id", "workload", "kind", "current", "proposed"):
+        table.add_column(column)
+    for column in ("savings USD/mo", "one-off USD", "payback days"):
+        table.add_column(column, justify="right")
+    for r in recs[:TOP]:
+        table.add_row(
+            str(r["id"]),
+            r["subject"],
+            r["kind"],
+            _offers(r["current"]),
+            _offers(r["proposed"]),
+            _usd(r["monthly_savings"]),
+            _usd(r["one_off_cost"]),
+            _days(r["payback_days"]),
+        )
+    savings = sum((Decimal(r["monthly_savings"]) for r in recs), Decimal(0))
+    one_off = sum((Decimal(r["one_off_cost"]) for r in recs), Decimal(0))
+    table.add_section()
+    table.add_row(
+        "", f"total: {len(recs)}", "", "", "", _usd(savings), _usd(one_off), "", style="bold"
+    )
+    app.out.print(table)
+    gap = "-" if solution.gap is None else f"{solution.gap:.4%}"
+    app.out.print(
+        f"objective {_usd(objective)} USD over {details.get('horizon_hours', 730)} h; "
+        f"lower bound {_usd(bound)} USD; gap {gap}; solver {solution.solver}; "
+        f"{solution.seconds:.1f} s"
+    )
+    infeasible = details.get("infeasible", [])
+    app.out.print(
+        f"{len(infeasible)} infeasible workload(s), {len(solution.unplaced)} unplaced"
+        + (f"; {solution.note}" if solution.note else "")
+    )
+    for item in infeasible[:5]:
+        app.out.print(f"  {item['workload']}: {item['text']}")
+
+
+def _plan_details(app: AppContext, plan_id: int) -> dict[str, Any]:
+    from sqlmodel import Session
+
+    from store.models.operations import Plan
+
+    with Session(app.engine()) as session:
+        row = session.get(Plan, plan_id)
+        return dict(row.details or {}) if row is not None else {}
+
+
+@click.group()
+def recommendations() -> None:
+    """List the recorded recommendations and explain one in plain words."""
+
+
+@recommendations.command("list")
+@click.option(
+    "--status",
+    default="proposed",
+    show_default=True,
+    help="proposed, superseded, approved, rejected, applied, or all.",
+)
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1))
+@pass_app
+def list_(app: AppContext, status: str, limit: int) -> None:
+    """Recommendations with the given status, largest monthly saving first."""
+    from sqlmodel import Session, select
+
+    from optimizer.planning import rec_dict
+    from store.models.operations import Recommendation
+
+    with Session(app.engine()) as session:
+        query = select(Recommendation)
+        if status != "all":
+            query = query.where(Recommendation.status == status)
+        rows = [rec_dict(r) for r in session.exec(query)]
+    rows.sort(key=lambda r: (-Decimal(r["monthly_savings"]), r["id"]))
+    rows = rows[:limit]
+    if app.json_output:
+        app.emit_json(rows)
+        return
+    table = Table(title=f"{len(rows)} recommendation(s), status {status}", show_header=True)
+    for column in ("id", "plan", "workload", "kind", "status", "proposed"):
+        table.add_column(column)
+    for column in ("savings USD/mo", "one-off USD", "payback days"):
+        table.add_column(column, justify="right")
+    for r in rows:
+        table.add_row(
+            str(r["id"]),
+            str(r["plan_id"]),
+            r["subject"],
+            r["kind"],
+            r["status"],
+            _offers(r["proposed"]),
+            _usd(r["monthly_savings"]),
+            _usd(r["one_off_cost"]),
+            _days(r["payback_days"]),
+        )
+    app.out.print(table)
+
+
+def explain(r: dict[str, Any]) -> list[str]:
+    """A recommendation in plain sentences."""
+    verb = {
+        "move": "Move",
+        "purchase-option": "Change the purchase option of",
+        "resize": "Resize",
+    }.get(r["kind"], "Change")
+    lines = [
+        f"Recommendation {r['id']} ({r['status']}, plan {r['plan_id']}): {verb} {r['subject']}.",
+        f"Today it runs on {_offers(r['current'])}.",
+        f"Proposed: {_offers(r['proposed'])}.",
+    ]
+    saving = Decimal(r["monthly_savings"])
+    if saving > 0:
+        lines.append(
+            f"This saves about {_usd(saving)} USD a month "
+            f"(range {_usd(r['monthly_savings_p10'])}–{_usd(r['monthly_savings_p90'])} USD)."
+        )
+    else:
+        lines.append(f"This changes the monthly cost by {_usd(-saving)} USD (no saving).")
+    one_off = Decimal(r["one_off_cost"])
+    if one_off > 0:
+        payback = r["payback_days"]
+        lines.append(
+            f"It costs {_usd(one_off)} USD once (data egress and the move itself)"
+            + (f", paid back in about {payback:,.1f} days." if payback is not None else ".")
+        )
+    else:
+        lines.append("It costs nothing up front.")
+    lines.append("Why:")
+    lines.extend(f"  - {reason}" for reason in r["reasons"])
+    if r["alternatives"]:
+        lines.append("Next-best alternatives (whole workload on one offer):")
+        for a in r["alternatives"]:
+            stay = " (stay as today)" if a.get("stays") else ""
+            lines.append(
+                f"  - {a['replicas']}× {a['offer']}{stay}: {_usd(a['monthly_usd'])} USD/month, "
+                f"{_usd(a['one_off_usd'])} USD one-off"
+            )
+    return lines
+
+
+@recommendations.command()
+@click.argument("rec_id", metavar="ID", type=int)
+@pass_app
+def show(app: AppContext, rec_id: int) -> None:
+    """Explain recommendation ID: what changes, why, savings, one-off cost, payback and
+    the alternatives."""
+    from sqlmodel import Session
+
+    from optimizer.planning import rec_dict
+    from store.models.operations import Recommendation
+
+    with Session(app.engine()) as session:
+        row = session.get(Recommendation, rec_id)
+        if row is None:
+            raise ConfigError(
+                f"no recommendation {rec_id}",
+                fix="see `optimizer recommendations list --status all` for the ids",
+            )
+        r = rec_dict(row)
+    if app.json_output:
+        app.emit_json(r)
+        return
+    for line in explain(r):
+        app.out.print(line, markup=False)
+
+
+COMMANDS: list[click.Command] = [plan, recommendations]

@@ -1,0 +1,170 @@
+"""`run_plan`: build the placement problem, solve it, and record the plan and its
+recommendations in the store in one transaction.
+
+Identity: a recommendation whose fingerprint is already `proposed` from an earlier plan
+is the same recommendation; it moves to the new plan (its numbers refreshed) instead of
+being inserted again. Earlier `proposed` ones the new plan no longer makes become
+`superseded`.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from placement.build import build_problem
+from placement.problem import MICRO, Problem
+from placement.recommend import Recommendation as Rec
+from placement.recommend import recommend
+from placement.solve import Solution, solve
+from policies import PolicyFile
+from store.engine import session_scope
+from store.models.operations import Plan, Recommendation
+from store.types import utcnow
+
+ACTOR = "optimizer plan"
+
+
+def rec_dict(row: Recommendation) -> dict[str, Any]:
+    """A stored recommendation as JSON-ready data (money as decimal strings)."""
+    return {
+        "id": row.id,
+        "plan_id": row.plan_id,
+        "fingerprint": row.fingerprint,
+        "kind": row.kind,
+        "subject": row.subject,
+        "status": row.status,
+        "current": row.current,
+        "proposed": row.proposed,
+        "monthly_savings": str(row.monthly_savings),
+        "monthly_savings_p10": _str(row.monthly_savings_p10),
+        "monthly_savings_p90": _str(row.monthly_savings_p90),
+        "one_off_cost": str(row.one_off_cost),
+        "payback_days": row.payback_days,
+        "reasons": row.reasons or [],
+        "alternatives": row.alternatives or [],
+        "created_at": row.created_at.isoformat() if row.created_at else None,
+    }
+
+
+def _str(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _details(problem: Problem, solution: Solution, recs: list[Rec]) -> dict[str, Any]:
+    return {
+        "horizon_hours": problem.horizon_hours,
+        "workloads": len(problem.demands) + len(problem.infeasible),
+        "seconds": round(solution.seconds, 3),
+        "lp_seconds": round(solution.lp_seconds, 3),
+        "note": solution.note,
+        "unplaced": list(solution.unplaced),
+        "infeasible": [
+            {"workload": i.demand, "policies": list(i.policies), "text": i.text}
+            for i in problem.infeasible
+        ],
+        "recommendations": len(recs),
+        "compliance_moves": sum(1 for r in recs if r.compliance),
+    }
+
+
+def _apply(row: Recommendation, rec: Rec, plan_id: int) -> None:
+    row.plan_id = plan_id
+    row.kind = rec.kind
+    row.subject = rec.subject
+    row.current = rec.current
+    row.proposed = rec.proposed
+    row.monthly_savings = rec.monthly_savings
+    row.monthly_savings_p10 = rec.monthly_savings_p10
+    row.monthly_savings_p90 = rec.monthly_savings_p90
+    row.one_off_cost = rec.one_off_cost
+    row.payback_days = rec.payback_days
+    row.reasons = list(rec.reasons)
+    row.alternatives = list(rec.alternatives)
+
+
+def run_plan(
+    engine: Engine,
+    policy_file: PolicyFile,
+    policies_sha: str | None,
+    time_limit_s: float = 30.0,
+) -> tuple[int, Solution, list[dict[str, Any]]]:
+    """(plan id, the solver's solution, the plan's recommendations as dicts, largest
+    monthly saving first)."""
+    problem = build_problem(engine, policy_file)
+    solution = solve(problem, time_limit_s=time_limit_s)
+    recs = recommend(problem, solution)
+    now = utcnow()
+    with session_scope(engine) as session:
+        plan = Plan(
+            created_at=now,
+            kind="placement",
+            status="partial" if solution.unplaced or problem.infeasible else "ok",
+            solver=solution.solver,
+            objective_micro_usd=solution.cost,
+            lower_bound_micro_usd=solution.bound,
+            gap=solution.gap,
+            policies_sha256=policies_sha,
+            details=_details(problem, solution, recs),
+        )
+        session.add(plan)
+        session.flush()
+        assert plan.id is not None
+        fingerprints = [r.fingerprint for r in recs]
+        existing: dict[str, Recommendation] = {}
+        if fingerprints:
+            query = select(Recommendation).where(
+                sa.and_(
+                    Recommendation.status == "proposed",  # type: ignore[arg-type]
+                    Recommendation.fingerprint.in_(fingerprints),  # type: ignore[attr-defined]
+                )
+            )
+            for row in session.exec(query):
+                existing.setdefault(row.fingerprint, row)
+        rows: list[Recommendation] = []
+        for rec in recs:
+            found = existing.get(rec.fingerprint)
+            row = (
+                found
+                if found is not None
+                else Recommendation(
+                    fingerprint=rec.fingerprint,
+                    kind=rec.kind,
+                    subject=rec.subject,
+                    monthly_savings=rec.monthly_savings,
+                    one_off_cost=rec.one_off_cost,
+                    created_at=now,
+                )
+            )
+            _apply(row, rec, plan.id)
+            session.add(row)
+            rows.append(row)
+        stale = select(Recommendation).where(
+            sa.and_(
+                Recommendation.status == "proposed",  # type: ignore[arg-type]
+                Recommendation.plan_id != plan.id,  # type: ignore[arg-type]
+                Recommendation.kind.in_(("move", "purchase-option", "resize")),  # type: ignore[attr-defined]
+            )
+        )
+        session.flush()
+        for row in session.exec(stale):
+            if row.fingerprint in existing:
+                continue
+            row.status = "superseded"
+            row.status_by = ACTOR
+            row.status_reason = f"not in plan {plan.id}"
+            row.status_at = now
+            session.add(row)
+        session.flush()
+        plan_id = plan.id
+        out = [rec_dict(r) for r in rows]
+    return plan_id, solution, out
+
+
+def usd(micro: int | None) -> Decimal | None:
+    """Micro-USD to exact Decimal USD (None stays None)."""
+    return None if micro is None else Decimal(micro) / MICRO
