@@ -168,3 +168,15 @@ def test_solve_on_demo_store(sqlite_engine: Engine, tmp_path: Path) -> None:
     assert solution.bound is not None and solution.gap is not None
     assert 0.0 <= solution.gap < 0.05, solution
     print(f"demo-40: {solution.solver}, gap {solution.gap:.4%}, {solution.seconds:.2f} s")
+
+
+def test_unplaced_workload_with_spread_is_reported_not_a_bug() -> None:
+    """Found by bench/placement.py: an unplaced workload also fails its spread rule; that
+    line follows from being unplaced and must not raise SolverBug. (Capacity short for
+    the LP itself is another matter: the LP is infeasible and says so, LPError.)"""
+    from placement.solve import _is_unplaced
+
+    assert _is_unplaced("big: 0 of 2 replica(s) placed", ["big"])
+    assert _is_unplaced("big: spread over 0 region(s), at least 2 asked", ["big"])
+    assert not _is_unplaced("big2: spread over 1 region(s), at least 2 asked", ["big"])
+    assert not _is_unplaced("web: spread over 1 region(s), at least 2 asked", ["big"])
