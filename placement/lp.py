@@ -32,6 +32,7 @@ from ortools.linear_solver import pywraplp  # type: ignore[import-untyped]
 
 from placement.cost import unit_micro_usd
 from placement.problem import MICRO, Problem
+from store.errors import InfeasiblePlacement
 
 # Relative slack taken off GLOP's optimum before it is reported as a bound: GLOP works to
 # ~1e-9 relative tolerances, so a floating optimum can overshoot the true one slightly.
@@ -130,6 +131,13 @@ def solve_lp(problem: Problem, time_limit_s: float = 30.0) -> LPResult:
                 row.SetCoefficient(var, c)
     objective.SetMinimization()
     status = solver.Solve()
+    if status == pywraplp.Solver.INFEASIBLE:
+        raise InfeasiblePlacement(
+            "no plan places every replica: the quotas, spot caps, spread and change budget "
+            "together leave too little room for the eligible offers",
+            fix="raise a capacity quota or relax a policy; `optimizer policy explain "
+            "WORKLOAD` shows what each policy rules out",
+        )
     if status not in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
         raise LPError(_STATUS.get(status, f"GLOP status {status}"))
     optimal = status == pywraplp.Solver.OPTIMAL

@@ -180,3 +180,20 @@ def test_unplaced_workload_with_spread_is_reported_not_a_bug() -> None:
     assert _is_unplaced("big: spread over 0 region(s), at least 2 asked", ["big"])
     assert not _is_unplaced("big2: spread over 1 region(s), at least 2 asked", ["big"])
     assert not _is_unplaced("web: spread over 1 region(s), at least 2 asked", ["big"])
+
+
+def test_capacity_short_of_demand_is_infeasible_with_a_fix() -> None:
+    from store.errors import InfeasiblePlacement
+    from tests.test_placement import DB
+
+    big = Demand(
+        id="big", replicas=2, vcpu=2, memory_gib=8.0, current_offer_id=None, data_gb=0.0,
+        eligible=(3, 4), move_micro_usd=(0, 0), min_regions=2, must_move=True,
+    )  # fmt: skip
+    quotas = (
+        Quota("gcp", "europe-west1", None, 2, "gcp-quota"),
+        Quota("aws", "eu-west-1", None, 2, "aws-quota"),
+    )
+    with pytest.raises(InfeasiblePlacement) as err:
+        solve(tiny(demands=(DB, big), quotas=quotas))
+    assert err.value.exit_code == 4 and "policy explain" in (err.value.fix or "")
