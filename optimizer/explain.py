@@ -16,9 +16,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from placement.facts import load_network_facts, workload_facts
+from placement.facts import load_network_facts, offer_facts, workload_facts
 from policies import PolicyFile
-from policies.evaluate import OfferFacts, Reason, applicable, evaluate, side_constraints
+from policies.evaluate import Reason, applicable, evaluate, side_constraints
 from store.errors import ConfigError
 from store.models import PriceOffer, Workload
 
@@ -74,14 +74,7 @@ def explain_workload(engine: Engine, policies: PolicyFile, name: str, top: int =
     eligible: list[tuple[Decimal, Any]] = []
     notes: set[str] = set()
     for o in offers:
-        offer = OfferFacts(
-            o.provider,
-            o.region,
-            o.instance_type,
-            o.purchase_option,
-            o.family,
-            o.interruption_bucket,
-        )
+        offer = offer_facts(o)
         verdict = evaluate(chosen, facts, offer, network.region, network.rtt)
         for reason in verdict.reasons:
             ruled[reason.policy] += 1

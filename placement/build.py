@@ -23,7 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from placement.facts import NetworkFacts, load_network_facts, workload_facts
+from placement.facts import NetworkFacts, load_network_facts, offer_facts, workload_facts
 from placement.problem import MICRO, Demand, Infeasible, Offer, Problem, Quota
 from policies import (
     CapacityPolicy,
@@ -34,7 +34,7 @@ from policies import (
     SpreadPolicy,
 )
 from policies.base import PolicyBase
-from policies.evaluate import OfferFacts, RegionFacts, WorkloadFacts, applicable, evaluate
+from policies.evaluate import RegionFacts, WorkloadFacts, applicable, evaluate
 from store.models import PriceOffer, Workload
 
 OFFERS = PriceOffer.__table__  # type: ignore[attr-defined]
@@ -137,14 +137,7 @@ class _Verdicts:
         key = (*key0, o.provider, o.region, o.purchase_option, o.interruption_bucket)
         names = self.cache.get(key)
         if names is None:
-            of = OfferFacts(
-                o.provider,
-                o.region,
-                o.instance_type,
-                o.purchase_option,
-                o.family,
-                o.interruption_bucket,
-            )
+            of = offer_facts(o)
             verdict = evaluate(chosen, wf, of, self.region, self.rtt)
             names = self.cache[key] = tuple(sorted({r.policy for r in verdict.reasons}))
         return names

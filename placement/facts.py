@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from policies.evaluate import RegionFacts, WorkloadFacts
+from policies.evaluate import OfferFacts, RegionFacts, WorkloadFacts
 from store.models import EgressPrice, Latency, Region
 
 REGIONS = Region.__table__  # type: ignore[attr-defined]
@@ -67,4 +67,16 @@ def workload_facts(row: Any) -> WorkloadFacts:
         data_classification=row.data_classification,
         owner=row.owner,
         user_regions=tuple(_json(row.user_regions) or ()),
+    )
+
+
+def offer_facts(offer: Any) -> OfferFacts:
+    """What a verdict needs of an offer: a `price_offer` row or a placement `Offer`."""
+    return OfferFacts(
+        offer.provider,
+        offer.region,
+        offer.instance_type,
+        offer.purchase_option,
+        offer.family,
+        offer.interruption_bucket,
     )
