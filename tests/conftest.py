@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -78,3 +81,21 @@ def engine(request: pytest.FixtureRequest) -> Engine:
     """The same test on SQLite and on PostgreSQL."""
     name = "sqlite_engine" if request.param == "sqlite" else "pg_engine"
     return request.getfixturevalue(name)
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """The real `optimizer` entry point in a subprocess, as users run it."""
+    return subprocess.run(
+        [sys.executable, "-m", "optimizer.cli", *args],
+        capture_output=True, text=True, cwd=cwd or REPO, timeout=300,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def demo_store(sqlite_engine: Engine, tmp_path: Path) -> Engine:
+    """A small demo estate (40 workloads, 60 days) for tests of explain and planning."""
+    from optimizer.demo.build import build_demo
+
+    build_demo(sqlite_engine, tmp_path, workloads=40, storage_groups=4, days=60,
+               end=datetime(2026, 11, 1, tzinfo=UTC))  # fmt: skip
+    return sqlite_engine

@@ -3,48 +3,31 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from optimizer.demo.build import build_demo
 from optimizer.planning import run_plan
 from placement.build import build_problem
 from placement.validate import validate
 from policies import load_policies, policies_sha256
 from store.models.operations import Plan, Recommendation
+from tests.conftest import run_cli
 
 REPO = Path(__file__).resolve().parents[1]
 POLICIES = REPO / "examples" / "policies" / "all.yaml"
 
 
-@pytest.fixture
-def demo(sqlite_engine: Engine, tmp_path: Path) -> Engine:
-    build_demo(
-        sqlite_engine,
-        tmp_path,
-        workloads=40,
-        storage_groups=0,
-        days=60,
-        end=datetime(2026, 11, 1, tzinfo=UTC),
-    )
-    return sqlite_engine
-
-
 def test_run_plan_records_eligible_saving_recommendations_and_keeps_identity(
-    demo: Engine,
+    demo_store: Engine,
 ) -> None:
     parsed = load_policies(POLICIES)
     sha = policies_sha256(POLICIES)
-    plan_id, solution, recs = run_plan(demo, parsed, sha, time_limit_s=20)
+    plan_id, solution, recs = run_plan(demo_store, parsed, sha, time_limit_s=20)
     assert recs, "the demo estate has savings to find"
-    problem = build_problem(demo, parsed)
+    problem = build_problem(demo_store, parsed)
     demands = {d.id: d for d in problem.demands}
     for r in recs:
         assert r["plan_id"] == plan_id and r["status"] == "proposed"
@@ -64,7 +47,7 @@ def test_run_plan_records_eligible_saving_recommendations_and_keeps_identity(
     # The whole plan re-checks clean too.
     assert validate(problem, solution.plan).ok or solution.unplaced
 
-    with Session(demo) as session:
+    with Session(demo_store) as session:
         plan = session.get(Plan, plan_id)
         assert plan is not None and plan.policies_sha256 == sha
         assert plan.objective_micro_usd == solution.cost
@@ -73,9 +56,9 @@ def test_run_plan_records_eligible_saving_recommendations_and_keeps_identity(
         first = {r.fingerprint: r.id for r in session.exec(select(Recommendation))}
     assert len(first) == len(recs)
 
-    plan_id2, _, recs2 = run_plan(demo, parsed, sha, time_limit_s=20)
+    plan_id2, _, recs2 = run_plan(demo_store, parsed, sha, time_limit_s=20)
     assert plan_id2 != plan_id
-    with Session(demo) as session:
+    with Session(demo_store) as session:
         rows = list(session.exec(select(Recommendation)))
     proposed = [r for r in rows if r.status == "proposed"]
     assert len({r.fingerprint for r in proposed}) == len(proposed)  # no duplicates
@@ -90,19 +73,9 @@ def test_run_plan_records_eligible_saving_recommendations_and_keeps_identity(
             assert row.status == "superseded"
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "optimizer.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=300,
-    )
-
-
-def test_plan_cli_json_and_recommendation_show(demo: Engine, tmp_path: Path) -> None:
+def test_plan_cli_json_and_recommendation_show(demo_store: Engine, tmp_path: Path) -> None:
     db = str(tmp_path / "store.db")
-    out = _cli("--db", db, "--json", "plan", "--policies", str(POLICIES), "--time-limit", "20")
+    out = run_cli("--db", db, "--json", "plan", "--policies", str(POLICIES), "--time-limit", "20")
     assert out.returncode == 0, out.stderr
     payload = json.loads(out.stdout)
     assert {"plan_id", "objective", "lower_bound", "gap", "recommendations"} <= set(payload)
@@ -111,21 +84,21 @@ def test_plan_cli_json_and_recommendation_show(demo: Engine, tmp_path: Path) -> 
     assert payload["recommendations"]
     first = payload["recommendations"][0]
 
-    table = _cli("--db", db, "plan", "--policies", str(POLICIES), "--time-limit", "20")
+    table = run_cli("--db", db, "plan", "--policies", str(POLICIES), "--time-limit", "20")
     assert table.returncode == 0, table.stderr
     assert "total" in table.stdout and "gap" in table.stdout
 
-    listed = _cli("--db", db, "--json", "recommendations", "list", "--limit", "5")
+    listed = run_cli("--db", db, "--json", "recommendations", "list", "--limit", "5")
     assert listed.returncode == 0, listed.stderr
     rows = json.loads(listed.stdout)
     assert 0 < len(rows) <= 5 and all(r["status"] == "proposed" for r in rows)
 
-    shown = _cli("--db", db, "recommendations", "show", str(first["id"]))
+    shown = run_cli("--db", db, "recommendations", "show", str(first["id"]))
     assert shown.returncode == 0, shown.stderr
     text = shown.stdout
     assert first["subject"] in text
     assert "Today it runs on" in text and "Proposed:" in text and "Why:" in text
     assert "a month" in text or "no saving" in text
 
-    missing = _cli("--db", db, "recommendations", "show", "999999")
+    missing = run_cli("--db", db, "recommendations", "show", "999999")
     assert missing.returncode == 2 and "no recommendation" in missing.stderr

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
 from sqlalchemy.engine import Engine
 
 from policies import parse_policies
@@ -133,21 +131,6 @@ def test_side_constraints_and_selection() -> None:
     assert "replicas spread over at least 2 regions" in texts
     dev = workload(tags={"env": "dev"}, owner="batch", data_classification="public")
     assert {p.name for p in applicable(POLICIES, dev)} == {"calm-spot-only", "closed", "budget"}
-
-
-@pytest.fixture
-def demo_store(sqlite_engine: Engine, tmp_path: Path) -> Engine:
-    from optimizer.demo.build import build_demo
-
-    build_demo(
-        sqlite_engine,
-        tmp_path,
-        workloads=40,
-        storage_groups=4,
-        days=60,
-        end=datetime(2026, 11, 1, tzinfo=UTC),
-    )
-    return sqlite_engine
 
 
 def test_explain_on_the_demo_is_policy_clean(demo_store: Engine) -> None:
