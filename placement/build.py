@@ -109,6 +109,35 @@ def _side(chosen: Iterable[PolicyBase]) -> tuple[float, int, int]:
     return cap, regions, zones
 
 
+def _side_names(chosen: Iterable[PolicyBase]) -> tuple[str, str, str]:
+    """The policies behind `_side`'s values (spot cap, min regions, min zones), first one
+    wins a tie; "" where no policy tightened it. Only explanations read these."""
+    cap, regions, zones = 1.0, 1, 1
+    names = ["", "", ""]
+    for p in chosen:
+        if isinstance(p, SpotPolicy) and p.share_cap() < cap:
+            cap, names[0] = p.share_cap(), p.name
+        elif isinstance(p, SpreadPolicy):
+            if (p.min_regions or 1) > regions:
+                regions, names[1] = p.min_regions or 1, p.name
+            if (p.min_zones or 1) > zones:
+                zones, names[2] = p.min_zones or 1, p.name
+    return names[0], names[1], names[2]
+
+
+def _budget_names(policies: PolicyFile) -> tuple[str, str]:
+    """The change-budget policies behind `_budget`'s (moves, spend), for explanations."""
+    moves, spend = _budget(policies)
+    by_moves = by_spend = ""
+    for p in policies.of_type(ChangeBudgetPolicy):
+        if not by_moves and moves is not None and p.max_moves_per_run == moves:
+            by_moves = p.name
+        limit = p.max_one_off_usd_per_run
+        if not by_spend and limit is not None and micro_usd(Decimal(limit)) == spend:
+            by_spend = p.name
+    return by_moves, by_spend
+
+
 def _infeasible(w: Any, ruled: dict[str, int], fitting: int) -> Infeasible:
     names = tuple(sorted(ruled))
     size = f"≥ {w.vcpu} vCPU and ≥ {w.memory_gib:g} GiB"
@@ -212,14 +241,17 @@ def build_problem(
         kept, ruled, fitting = scan
         chosen_offers = {o.id: o for o in kept}
         today_ok = today is not None and today.vcpu >= w.vcpu and today.memory_gib >= w.memory_gib
+        restricted = set(ruled)
         if today is not None and today_ok and not blocked(today):
             chosen_offers[today.id] = today
         else:
+            restricted.update(blocked(today) if today is not None and today_ok else ())
             today_ok = False
         if not chosen_offers:
             infeasible.append(_infeasible(w, ruled, fitting))
             continue
         cap, min_regions, min_zones = _side(chosen)
+        spot_by, regions_by, zones_by = _side_names(chosen)
         replicas = int(w.replicas)
         min_regions, min_zones = min(min_regions, replicas), min(min_zones, replicas)
         eligible = tuple(sorted(chosen_offers))
@@ -263,11 +295,16 @@ def build_problem(
                 min_regions=min_regions,
                 min_zones=min_zones,
                 must_move=must_move,
+                spot_policy=spot_by,
+                spread_policy=regions_by,
+                zone_spread_policy=zones_by,
+                restricted_by=tuple(sorted(restricted)),
             )
         )
     used = {oid for d in demands for oid in d.eligible}
     used |= {d.current_offer_id for d in demands if d.current_offer_id is not None}
     max_moves, max_spend = _budget(policy_file)
+    moves_by, spend_by = _budget_names(policy_file)
     return Problem(
         horizon_hours=horizon_hours,
         offers=tuple(o for o in offers if o.id in used),
@@ -276,4 +313,6 @@ def build_problem(
         max_moves=max_moves,
         max_one_off_micro_usd=max_spend,
         infeasible=tuple(infeasible),
+        change_budget_policy=moves_by,
+        spend_budget_policy=spend_by,
     )

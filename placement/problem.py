@@ -64,6 +64,12 @@ class Demand:
     spread). `must_move` is true when today's placement breaks this demand's own rules
     (current offer unknown or ineligible, too much spot, too little spread): such moves
     restore compliance and are not counted against the change budget.
+
+    The policy names only explain an infeasible problem (`placement.conflicts`), solvers
+    ignore them: `spot_policy` set `spot_share_cap`, `spread_policy` set `min_regions`
+    and `zone_spread_policy` set `min_zones` ("" when none did, or when built by hand);
+    `restricted_by` names the residency, latency, spot and capacity-exclusion policies
+    that ruled out at least one offer big enough for this demand.
     """
 
     id: str
@@ -78,6 +84,10 @@ class Demand:
     min_regions: int = 1
     min_zones: int = 1
     must_move: bool = False
+    spot_policy: str = ""
+    spread_policy: str = ""
+    zone_spread_policy: str = ""
+    restricted_by: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if len(self.eligible) != len(self.move_micro_usd):
@@ -132,7 +142,9 @@ class Infeasible:
 class Problem:
     """Everything a solver needs. `max_moves` and `max_one_off_micro_usd` are the change
     budget per run (None: unbounded); `restart_micro_usd` prices one spot interruption of
-    one replica (see `placement.cost`)."""
+    one replica (see `placement.cost`). `change_budget_policy` and `spend_budget_policy`
+    name the change-budget policies that set `max_moves` and `max_one_off_micro_usd`
+    (only for explanations, see `placement.conflicts`)."""
 
     horizon_hours: int
     offers: tuple[Offer, ...]
@@ -142,6 +154,8 @@ class Problem:
     max_one_off_micro_usd: int | None = None
     restart_micro_usd: int = 20 * MICRO
     infeasible: tuple[Infeasible, ...] = ()
+    change_budget_policy: str = ""
+    spend_budget_policy: str = ""
     _by_id: dict[int, Offer] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
