@@ -1,4 +1,4 @@
-"""The LP relaxation of the placement problem, solved with GLOP.
+"""The LP relaxation of the placement problem, solved with HiGHS (GLOP as a fallback).
 
 Why an LP: on these problems the relaxation is very tight (testing-notes §5: within
 0.2% of the optimum), so it gives both a lower bound to report a gap against and a
@@ -13,146 +13,112 @@ The model is the problem `placement.validate` checks, relaxed:
   region (each other region holds one), so x summed per region ≤ replicas − k + 1; the
   same per explicit zone for min_zones. (replicas / k, greedy's rule, would cut off
   feasible unbalanced plans such as 2 + 1 over two regions, so it is not a relaxation.)
-- moves: m[w,o] ≥ x[w,o] / replicas for o ≠ today's offer, costing move_micro_usd: the
-  convex hull of "charged once when any replica uses o". The change budget counts
-  Σ move·m (one-off spend) and Σ_{o ≠ today} x / replicas (moves: at most 1 per workload)
-  over workloads that are not compliance moves, as the validator does.
+- moves: "charged once when any replica uses o" relaxes to m[w,o] ≥ x[w,o] / replicas,
+  and at the optimum m = x / replicas, so the move cost is folded into x's coefficient
+  (move / replicas per replica) and m is not a variable. The change budget counts
+  Σ move·x / replicas (one-off spend) and Σ_{o ≠ today} x / replicas (moves: at most 1
+  per workload) over workloads that are not compliance moves, as the validator does.
 - objective: `placement.cost` (compute + spot risk + moves), in USD rather than
-  micro-USD so GLOP's tolerances apply to numbers of a sane size.
+  micro-USD so the solver's tolerances apply to numbers of a sane size.
+
+The matrix is built by `placement.model`.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections import defaultdict
 from dataclasses import dataclass
 
-from ortools.linear_solver import pywraplp  # type: ignore[import-untyped]
+import numpy as np
+from ortools.linear_solver.python import model_builder as mb  # type: ignore[import-untyped]
 
-from placement.cost import unit_micro_usd
+from placement.model import build_model
 from placement.problem import MICRO, Problem
 from store.errors import InfeasiblePlacement
 
-# Relative slack taken off GLOP's optimum before it is reported as a bound: GLOP works to
-# ~1e-9 relative tolerances, so a floating optimum can overshoot the true one slightly.
+# Relative slack taken off the LP optimum before it is reported as a bound: simplex codes
+# work to ~1e-9 relative tolerances, so a floating optimum can overshoot the true one.
 BOUND_SLACK = 1e-7
+# HiGHS's dual simplex solved the 10k-workload relaxation 6x faster than GLOP here
+# (bench/RESULTS.md); GLOP stays as the fallback for a build of OR-Tools without HiGHS.
+SOLVERS = ("highs", "glop")
 
 # workload id -> ((offer id, fractional replicas), ...), zero values left out
 Fractional = dict[str, tuple[tuple[int, float], ...]]
 
 
 class LPError(RuntimeError):
-    """GLOP found the relaxation infeasible or failed: no plan exists, or a bug."""
+    """The LP solver failed: a bug, or a time limit too short to find any point."""
 
 
 @dataclass(frozen=True)
 class LPResult:
     """`bound_micro_usd` is a valid lower bound on every feasible plan's cost when
-    `optimal`; when GLOP stopped on the time limit it is None."""
+    `optimal`; when the solver stopped on the time limit it is None. `binding_quotas`
+    holds the indexes (into `problem.quotas`) of quotas with a non-zero shadow price:
+    the capacity rules that cost money in this plan."""
 
     bound_micro_usd: int | None
     objective_micro_usd: float
     x: Fractional
     optimal: bool
     seconds: float
+    solver: str = "highs"
+    binding_quotas: tuple[int, ...] = ()
+
+
+def _solver() -> tuple[str, mb.Solver]:
+    for name in SOLVERS:
+        solver = mb.Solver(name)
+        if solver.solver_is_supported():
+            return name, solver
+    raise LPError("this OR-Tools build has neither HiGHS nor GLOP")  # pragma: no cover
 
 
 def solve_lp(problem: Problem, time_limit_s: float = 30.0) -> LPResult:
-    """Build and solve the relaxation; deterministic (GLOP is single-threaded)."""
+    """Build and solve the relaxation; deterministic (single-threaded simplex)."""
     start = time.perf_counter()
-    solver = pywraplp.Solver.CreateSolver("GLOP")
-    if solver is None:  # pragma: no cover - GLOP ships with OR-Tools
-        raise LPError("OR-Tools has no GLOP solver")
-    solver.SetTimeLimit(max(1, int(time_limit_s * 1000)))
-    inf = solver.infinity()
-    objective = solver.Objective()
-    xs: dict[str, list[tuple[int, object]]] = {}
-    quota_terms: list[list[tuple[object, float]]] = [[] for _ in problem.quotas]
-    covering = {
-        o.id: [i for i, q in enumerate(problem.quotas) if q.covers(o)] for o in problem.offers
-    }
-    moves_row = None if problem.max_moves is None else solver.Constraint(-inf, problem.max_moves)
-    spend_row = (
-        None
-        if problem.max_one_off_micro_usd is None
-        else solver.Constraint(-inf, problem.max_one_off_micro_usd / MICRO)
-    )
-    for w, d in enumerate(problem.demands):
-        r = float(d.replicas)
-        total = solver.Constraint(r, r)
-        spot = solver.Constraint(-inf, float(d.max_spot_replicas))
-        region_rows: dict[tuple[str, str], object] = {}
-        zone_rows: dict[tuple[str, str, str], object] = {}
-        mine: list[tuple[int, object]] = []
-        for k, oid in enumerate(d.eligible):
-            o = problem.offer(oid)
-            if o.vcpu < d.vcpu or o.memory_gib < d.memory_gib:
-                continue  # the validator rejects it; the builder never emits it
-            x = solver.NumVar(0.0, r, f"x{w}_{oid}")
-            mine.append((oid, x))
-            total.SetCoefficient(x, 1.0)
-            objective.SetCoefficient(x, unit_micro_usd(problem, o) / MICRO)
-            if o.is_spot:
-                spot.SetCoefficient(x, 1.0)
-            for i in covering[oid]:
-                quota_terms[i].append((x, float(o.vcpu)))
-            if d.min_regions > 1:
-                key = (o.provider, o.region)
-                if key not in region_rows:
-                    region_rows[key] = solver.Constraint(-inf, r - d.min_regions + 1)
-                region_rows[key].SetCoefficient(x, 1.0)  # type: ignore[attr-defined]
-            if d.min_zones > 1 and o.zone:
-                zkey = (o.provider, o.region, o.zone)
-                if zkey not in zone_rows:
-                    zone_rows[zkey] = solver.Constraint(-inf, r - d.min_zones + 1)
-                zone_rows[zkey].SetCoefficient(x, 1.0)  # type: ignore[attr-defined]
-            if oid == d.current_offer_id:
-                continue
-            move = d.move_micro_usd[k]
-            if moves_row is not None and not d.must_move:
-                moves_row.SetCoefficient(x, 1.0 / r)
-            if move > 0:
-                m = solver.NumVar(0.0, 1.0, f"m{w}_{oid}")
-                link = solver.Constraint(0.0, inf)  # m - x / r >= 0
-                link.SetCoefficient(m, 1.0)
-                link.SetCoefficient(x, -1.0 / r)
-                objective.SetCoefficient(m, move / MICRO)
-                if spend_row is not None and not d.must_move:
-                    spend_row.SetCoefficient(m, move / MICRO)
-        xs[d.id] = mine
-    for i, q in enumerate(problem.quotas):
-        if quota_terms[i]:
-            row = solver.Constraint(-inf, float(q.max_vcpu))
-            coeffs: dict[object, float] = defaultdict(float)
-            for var, c in quota_terms[i]:
-                coeffs[var] += c
-            for var, c in coeffs.items():
-                row.SetCoefficient(var, c)
-    objective.SetMinimization()
-    status = solver.Solve()
-    if status == pywraplp.Solver.INFEASIBLE:
+    model, layout = build_model(problem, integral=False)
+    name, solver = _solver()
+    solver.set_time_limit_in_seconds(max(0.1, time_limit_s - (time.perf_counter() - start)))
+    status = solver.solve(model)
+    if status == mb.SolveStatus.INFEASIBLE:
         raise InfeasiblePlacement(
             "no plan places every replica: the quotas, spot caps, spread and change budget "
             "together leave too little room for the eligible offers",
             fix="raise a capacity quota or relax a policy; `optimizer policy explain "
             "WORKLOAD` shows what each policy rules out",
         )
-    if status not in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
-        raise LPError(_STATUS.get(status, f"GLOP status {status}"))
-    optimal = status == pywraplp.Solver.OPTIMAL
-    value = objective.Value() * MICRO
+    if status not in (mb.SolveStatus.OPTIMAL, mb.SolveStatus.FEASIBLE):
+        raise LPError(f"{name} could not solve the LP relaxation: {status.name}")
+    optimal = status == mb.SolveStatus.OPTIMAL
+    value = float(solver.objective_value) * MICRO
     bound = math.floor(value - BOUND_SLACK * abs(value)) if optimal else None
-    frac: Fractional = {
-        wid: tuple((oid, float(x.solution_value())) for oid, x in mine if x.solution_value() > 1e-9)  # type: ignore[attr-defined]
-        for wid, mine in xs.items()
-    }
-    return LPResult(bound, value, frac, optimal, time.perf_counter() - start)
+    xs = np.asarray(solver.values(model.get_variables()), dtype=np.float64)[: layout.n_x]
+    frac: dict[str, list[tuple[int, float]]] = {}
+    for j in np.nonzero(xs > 1e-9)[0]:
+        wid = problem.demands[int(layout.workload[j])].id
+        frac.setdefault(wid, []).append((problem.offers[int(layout.offer[j])].id, float(xs[j])))
+    binding: tuple[int, ...] = ()
+    if optimal and len(layout.quota_rows):
+        duals = _duals(solver, model)
+        binding = tuple(
+            i for i, row in enumerate(layout.quota_rows) if row >= 0 and abs(duals[row]) > 1e-9
+        )
+    return LPResult(
+        bound,
+        value,
+        {wid: tuple(parts) for wid, parts in frac.items()},
+        optimal,
+        time.perf_counter() - start,
+        name,
+        binding,
+    )
 
 
-_STATUS = {
-    pywraplp.Solver.INFEASIBLE: "the LP relaxation is infeasible: no plan meets every constraint",
-    pywraplp.Solver.UNBOUNDED: "the LP relaxation is unbounded (a bug: costs are non-negative)",
-    pywraplp.Solver.ABNORMAL: "GLOP stopped abnormally",
-    pywraplp.Solver.NOT_SOLVED: "GLOP did not solve the LP (time limit before a feasible point?)",
-}
+def _duals(solver: mb.Solver, model: mb.Model) -> np.ndarray:
+    try:
+        return np.asarray(solver.dual_values(model.get_linear_constraints()), dtype=np.float64)
+    except Exception:  # noqa: BLE001 - a solver without duals: report no binding quota
+        return np.zeros(model.num_constraints)

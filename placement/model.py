@@ -1,0 +1,293 @@
+"""The placement problem as one sparse linear model, built with numpy in a few calls.
+
+Why a matrix and not one solver call per coefficient: at 100k workloads the model has
+millions of variables, and building it term by term through a Python binding took longer
+than solving it. Here every variable and row is an array slice, and the whole model
+reaches OR-Tools' model builder in one `fill_model_from_sparse_data` call, from which
+HiGHS or GLOP solve it and `export_to_mps_string` writes it for auditors.
+
+Variables, in order:
+
+- x[w,o], one per workload × eligible offer that fits: replicas of w on o, in
+  [0, replicas]; integral in the exact model, continuous in the relaxation.
+- mv[w,o], only in the exact model (`integral=True`), one per x whose offer is not today's
+  and costs a move: 1 when w uses o at all, so the move is charged once per offer.
+  In the relaxation the cheapest mv is x / replicas, so its cost is folded into x's
+  coefficient and the variable dropped: the same LP, half the size.
+
+Rows: replicas placed (= replicas), spot share (≤ floor(cap × replicas)), spread (per
+region ≤ replicas − k + 1, per zone likewise; see `placement.lp`), one per quota
+(Σ vCPU × x ≤ max_vcpu), moves (Σ x / replicas ≤ max_moves, or Σ mv in the exact model)
+and one-off spend, both over workloads that are not compliance moves.
+
+Objective unit: USD over the horizon (micro-USD / 10^6), so solver tolerances apply to
+numbers of a sane size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from ortools.linear_solver.python import model_builder as mb  # type: ignore[import-untyped]
+from scipy import sparse  # type: ignore[import-untyped]
+
+from placement.cost import unit_micro_usd
+from placement.problem import MICRO, Problem
+
+F64 = NDArray[np.float64]
+I64 = NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Which workload and offer each x column stands for (x columns come first)."""
+
+    workload: I64  # index into problem.demands
+    offer: I64  # index into problem.offers
+    move_usd: F64  # one-off USD when the offer is used and is not today's
+    current: NDArray[np.bool_]
+    quota_rows: I64  # row index of each quota, in problem.quotas order (-1: no row)
+
+    @property
+    def n_x(self) -> int:
+        return len(self.workload)
+
+
+class _Rows:
+    """Accumulates COO triplets and row bounds."""
+
+    def __init__(self) -> None:
+        self.rows: list[I64] = []
+        self.cols: list[I64] = []
+        self.vals: list[F64] = []
+        self.lo: list[F64] = []
+        self.hi: list[F64] = []
+        self.count = 0
+
+    def add(self, row: I64, col: I64, val: F64, lo: F64, hi: F64) -> None:
+        """`row` is relative to the rows added in this call (0..len(lo)-1)."""
+        self.rows.append(row + self.count)
+        self.cols.append(col)
+        self.vals.append(val)
+        self.lo.append(lo)
+        self.hi.append(hi)
+        self.count += len(lo)
+
+    def matrix(self, n_cols: int) -> sparse.csr_matrix:
+        cat = np.concatenate
+        return sparse.csr_matrix(
+            (cat(self.vals), (cat(self.rows), cat(self.cols))), shape=(self.count, n_cols)
+        )
+
+
+def _columns(problem: Problem) -> tuple[Layout, F64, F64]:
+    """(layout, x cost in USD without moves, replicas of each column's workload)."""
+    index = {o.id: i for i, o in enumerate(problem.offers)}
+    vcpu = np.array([o.vcpu for o in problem.offers], dtype=np.int64)
+    mem = np.array([o.memory_gib for o in problem.offers], dtype=np.float64)
+    w_parts: list[I64] = []
+    o_parts: list[I64] = []
+    move_parts: list[F64] = []
+    cur_parts: list[NDArray[np.bool_]] = []
+    for w, d in enumerate(problem.demands):
+        ids = np.array([index[i] for i in d.eligible], dtype=np.int64)
+        keep = (vcpu[ids] >= d.vcpu) & (mem[ids] >= d.memory_gib)  # the builder's fit rule
+        cur = np.array([i == d.current_offer_id for i in d.eligible], dtype=bool)
+        move = np.where(cur, 0.0, np.asarray(d.move_micro_usd, dtype=np.float64) / MICRO)
+        w_parts.append(np.full(int(keep.sum()), w, dtype=np.int64))
+        o_parts.append(ids[keep])
+        move_parts.append(move[keep])
+        cur_parts.append(cur[keep])
+    empty_i = np.zeros(0, dtype=np.int64)
+    workload = np.concatenate(w_parts) if w_parts else empty_i
+    offer = np.concatenate(o_parts) if o_parts else empty_i
+    move_usd = np.concatenate(move_parts) if move_parts else np.zeros(0)
+    current = np.concatenate(cur_parts) if cur_parts else np.zeros(0, dtype=bool)
+    unit = np.array([unit_micro_usd(problem, o) for o in problem.offers], dtype=np.float64)
+    replicas = np.array([d.replicas for d in problem.demands], dtype=np.float64)
+    layout = Layout(workload, offer, move_usd, current, np.full(len(problem.quotas), -1))
+    return layout, (unit / MICRO)[offer], replicas[workload]
+
+
+def _group_rows(rows: _Rows, keys: I64, cols: I64, hi_of_key: F64) -> None:
+    """One `≤` row per distinct key over the given columns."""
+    if len(keys) == 0:
+        return
+    uniq, inv = np.unique(keys, return_inverse=True)
+    del uniq
+    n = int(inv.max()) + 1
+    hi = np.zeros(n)
+    hi[inv] = hi_of_key
+    rows.add(inv.astype(np.int64), cols, np.ones(len(cols)), np.full(n, -np.inf), hi)
+
+
+def build_model(problem: Problem, integral: bool = False) -> tuple[mb.Model, Layout]:
+    """The relaxation (`integral=False`) or the exact MIP of `problem`."""
+    layout, unit, r = _columns(problem)
+    n_x = layout.n_x
+    w = layout.workload
+    demands = problem.demands
+    rows = _Rows()
+    cols = np.arange(n_x, dtype=np.int64)
+    reps = np.array([d.replicas for d in demands], dtype=np.float64)
+    rows.add(w, cols, np.ones(n_x), reps, reps)
+
+    spot = np.array([o.is_spot for o in problem.offers], dtype=bool)[layout.offer]
+    max_spot = np.array([d.max_spot_replicas for d in demands], dtype=np.float64)
+    sel = spot & (max_spot[w] < r)
+    _group_rows(rows, w[sel], cols[sel], max_spot[w[sel]])
+
+    place: dict[tuple[str, ...], int] = {}
+    region = np.array([place.setdefault((o.provider, o.region), len(place)) for o in problem.offers])
+    zone = np.array(
+        [place.setdefault((o.provider, o.region, o.zone), len(place)) for o in problem.offers]
+    )
+    n_places = max(len(place), 1)
+    for need, codes, zoned in (
+        (np.array([d.min_regions for d in demands]), region, False),
+        (np.array([d.min_zones for d in demands]), zone, True),
+    ):
+        sel = need[w] > 1
+        if zoned:
+            sel &= np.array([o.zone != "" for o in problem.offers], dtype=bool)[layout.offer]
+        keys = w[sel] * n_places + codes[layout.offer[sel]]
+        _group_rows(rows, keys, cols[sel], (r - need[w] + 1)[sel])
+
+    vcpu = np.array([o.vcpu for o in problem.offers], dtype=np.float64)
+    quota_rows = layout.quota_rows
+    for i, q in enumerate(problem.quotas):
+        covered = np.array([q.covers(o) for o in problem.offers], dtype=bool)[layout.offer]
+        if covered.any():
+            quota_rows[i] = rows.count
+            rows.add(
+                np.zeros(int(covered.sum()), dtype=np.int64),
+                cols[covered],
+                vcpu[layout.offer[covered]],
+                np.array([-np.inf]),
+                np.array([float(q.max_vcpu)]),
+            )
+
+    must = np.array([d.must_move for d in demands], dtype=bool)
+    counted = ~layout.current & ~must[w]
+    if not integral:
+        cost = unit + layout.move_usd / r
+        if problem.max_moves is not None:
+            sel = np.nonzero(counted)[0].astype(np.int64)
+            _one_row(rows, sel, 1.0 / r[sel], problem.max_moves)
+        if problem.max_one_off_micro_usd is not None:
+            sel = np.nonzero(counted & (layout.move_usd > 0))[0].astype(np.int64)
+            _one_row(rows, sel, layout.move_usd[sel] / r[sel], problem.max_one_off_micro_usd / MICRO)
+        extra_cost = np.zeros(0)
+    else:
+        cost = unit
+        extra_cost = _exact_rows(problem, layout, rows, r, counted, (region, zone, n_places))
+
+    n_cols = n_x + len(extra_cost)
+    model = mb.Model()
+    model.helper.fill_model_from_sparse_data(
+        np.zeros(n_cols),
+        np.concatenate([r, np.ones(len(extra_cost))]),
+        np.concatenate([cost, extra_cost]),
+        np.concatenate(rows.lo) if rows.lo else np.zeros(0),
+        np.concatenate(rows.hi) if rows.hi else np.zeros(0),
+        rows.matrix(n_cols),
+    )
+    if integral:
+        for j in range(n_cols):
+            model.helper.set_var_integrality(j, True)
+    return model, layout
+
+
+def _one_row(rows: _Rows, cols: I64, vals: F64, limit: float) -> None:
+    rows.add(np.zeros(len(cols), dtype=np.int64), cols, vals, np.array([-np.inf]), np.array([limit]))
+
+
+def _exact_rows(
+    problem: Problem,
+    layout: Layout,
+    rows: _Rows,
+    r: F64,
+    counted: NDArray[np.bool_],
+    places: tuple[I64, I64, int],
+) -> F64:
+    """The binaries that make the model exactly the validator's; returns their costs.
+
+    - mv[w,o] ∈ {0,1} per non-today offer with a move cost: x ≤ replicas × mv, costing the
+      move once and counting towards one-off spend;
+    - moved[w] ∈ {0,1} per counted workload: x ≤ replicas × moved for every non-today offer;
+      Σ moved ≤ max_moves (a workload moved to two new offers is one move, as validated);
+    - used[w,g] ∈ {0,1} per region (zone) of a workload asking for k ≥ 3 of them:
+      used ≤ Σ x over the region, Σ used ≥ k (for k = 2 the relaxation's row is exact).
+    """
+    n_x = layout.n_x
+    w = layout.workload
+    next_col = n_x
+    costs: list[F64] = []
+
+    def linking(x_cols: I64, owner: I64, weight: F64) -> None:
+        # x − weight × owner ≤ 0, one row per x column
+        k = len(x_cols)
+        rows.add(
+            np.concatenate([np.arange(k), np.arange(k)]).astype(np.int64),
+            np.concatenate([x_cols, owner]),
+            np.concatenate([np.ones(k), -weight]),
+            np.full(k, -np.inf),
+            np.zeros(k),
+        )
+
+    moving = np.nonzero(~layout.current & (layout.move_usd > 0))[0].astype(np.int64)
+    mv_cols = next_col + np.arange(len(moving), dtype=np.int64)
+    next_col += len(moving)
+    costs.append(layout.move_usd[moving])
+    linking(moving, mv_cols, r[moving])
+    if problem.max_one_off_micro_usd is not None:
+        sel = counted[moving]
+        _one_row(rows, mv_cols[sel], layout.move_usd[moving][sel], problem.max_one_off_micro_usd / MICRO)
+
+    if problem.max_moves is not None:
+        movable = np.nonzero(counted)[0].astype(np.int64)
+        owners, inv = np.unique(w[movable], return_inverse=True)
+        moved_cols = next_col + np.arange(len(owners), dtype=np.int64)
+        next_col += len(owners)
+        costs.append(np.zeros(len(owners)))
+        linking(movable, moved_cols[inv], r[movable])
+        _one_row(rows, moved_cols, np.ones(len(owners)), float(problem.max_moves))
+
+    region, zone, n_places = places
+    zoned = np.array([o.zone != "" for o in problem.offers], dtype=bool)
+    for need, codes, only_zoned in (
+        (np.array([d.min_regions for d in problem.demands]), region, False),
+        (np.array([d.min_zones for d in problem.demands]), zone, True),
+    ):
+        sel = need[w] > 2
+        if only_zoned:
+            sel &= zoned[layout.offer]
+        cols = np.nonzero(sel)[0].astype(np.int64)
+        keys = w[cols] * n_places + codes[layout.offer[cols]]
+        groups, inv = np.unique(keys, return_inverse=True)
+        used_cols = next_col + np.arange(len(groups), dtype=np.int64)
+        next_col += len(groups)
+        costs.append(np.zeros(len(groups)))
+        # used[g] − Σ_{x in g} x ≤ 0
+        rows.add(
+            np.concatenate([np.arange(len(groups)), inv]).astype(np.int64),
+            np.concatenate([used_cols, cols]),
+            np.concatenate([np.ones(len(groups)), -np.ones(len(cols))]),
+            np.full(len(groups), -np.inf),
+            np.zeros(len(groups)),
+        )
+        # Σ used ≥ k per workload
+        owner = groups // n_places
+        wl, winv = np.unique(owner, return_inverse=True)
+        rows.add(
+            winv.astype(np.int64),
+            used_cols,
+            np.ones(len(groups)),
+            need[wl].astype(np.float64),
+            np.full(len(wl), np.inf),
+        )
+    return np.concatenate(costs) if costs else np.zeros(0)
+
+
