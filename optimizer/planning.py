@@ -21,12 +21,15 @@ from placement.problem import MICRO, Problem
 from placement.recommend import Recommendation as Rec
 from placement.recommend import recommend
 from placement.solve import Solution, solve
+from placement.tiering_decide import decide, rules_for, to_recommendation
+from placement.tiering_facts import load_tiering_inputs
 from policies import PolicyFile
 from store.engine import session_scope
 from store.models.operations import Plan, Recommendation
 from store.types import utcnow
 
 ACTOR = "optimizer plan"
+KINDS = ("move", "purchase-option", "resize", "tiering")  # the kinds a plan re-decides
 
 
 def rec_dict(row: Recommendation) -> dict[str, Any]:
@@ -98,6 +101,8 @@ def run_plan(
     problem = build_problem(engine, policy_file)
     solution = solve(problem, time_limit_s=time_limit_s)
     recs = recommend(problem, solution)
+    tiering, tiering_details = plan_tiering(engine, policy_file)
+    recs = sorted([*recs, *tiering], key=lambda r: (-r.monthly_savings, r.kind, r.subject))
     now = utcnow()
     with session_scope(engine) as session:
         plan = Plan(
@@ -109,7 +114,7 @@ def run_plan(
             lower_bound_micro_usd=solution.bound,
             gap=solution.gap,
             policies_sha256=policies_sha,
-            details=_details(problem, solution, recs),
+            details={**_details(problem, solution, recs), "tiering": tiering_details},
         )
         session.add(plan)
         session.flush()
@@ -147,7 +152,7 @@ def run_plan(
             sa.and_(
                 Recommendation.status == "proposed",  # type: ignore[arg-type]
                 Recommendation.plan_id != plan.id,  # type: ignore[arg-type]
-                Recommendation.kind.in_(("move", "purchase-option", "resize")),  # type: ignore[attr-defined]
+                Recommendation.kind.in_(KINDS),  # type: ignore[attr-defined]
             )
         )
         session.flush()
@@ -163,6 +168,38 @@ def run_plan(
         plan_id = plan.id
         out = [rec_dict(r) for r in rows]
     return plan_id, solution, out
+
+
+def plan_tiering(engine: Engine, policy_file: PolicyFile) -> tuple[list[Rec], dict[str, Any]]:
+    """Tiering recommendations for every storage group the policies let us re-tier, and
+    what happened to the others (excluded by policy, staying, below the change budget)."""
+    inputs, skipped = load_tiering_inputs(engine)
+    out: list[Rec] = []
+    excluded: list[str] = []
+    below: list[str] = []
+    for item in inputs:
+        rules = rules_for(item.group, policy_file)
+        if rules.excluded_by is not None:
+            excluded.append(f"{item.group.name}: excluded by {rules.excluded_by}")
+            continue
+        d = decide(item.group, item.tiers, item.access, rules)
+        if d is None or d.chosen.action == "stay":
+            continue
+        if not d.worth_it:
+            below.append(f"{item.group.name}: {d.budget_note}")
+            continue
+        notes = {n for t in item.tiers.values() for n in t.notes if d.chosen.tier in n}
+        out.append(to_recommendation(d, item.tiers, (*item.notes, *sorted(notes))))
+    details = {
+        "groups": len(inputs) + len(skipped),
+        "recommendations": len(out),
+        "monthly_savings": str(sum((r.monthly_savings for r in out), Decimal(0))),
+        "excluded_by_policy": excluded,
+        "below_change_budget": below,
+        "unpriced": skipped,
+        "access": "last 30 days of samples; no forecast yet (issue #4)",
+    }
+    return out, details
 
 
 def usd(micro: int | None) -> Decimal | None:

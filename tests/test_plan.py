@@ -31,6 +31,8 @@ def test_run_plan_records_eligible_saving_recommendations_and_keeps_identity(
     demands = {d.id: d for d in problem.demands}
     for r in recs:
         assert r["plan_id"] == plan_id and r["status"] == "proposed"
+        if r["kind"] == "tiering":
+            continue  # storage groups: checked against the policies in tests/test_tiering.py
         assert r["kind"] in ("move", "purchase-option", "resize")
         compliance = any(x.startswith("required by policy") for x in r["reasons"])
         assert Decimal(r["monthly_savings"]) > 0 or compliance, r
@@ -82,7 +84,7 @@ def test_plan_cli_json_and_recommendation_show(demo_store: Engine, tmp_path: Pat
     objective, bound = Decimal(payload["objective"]), Decimal(payload["lower_bound"])
     assert bound <= objective and payload["gap"] >= 0
     assert payload["recommendations"]
-    first = payload["recommendations"][0]
+    first = next(r for r in payload["recommendations"] if r["kind"] != "tiering")
 
     table = run_cli("--db", db, "plan", "--policies", str(POLICIES), "--time-limit", "20")
     assert table.returncode == 0, table.stderr

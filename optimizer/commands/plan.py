@@ -22,6 +22,9 @@ def _usd(value: Decimal | str | None) -> str:
 
 
 def _offers(placement: dict[str, Any] | None) -> str:
+    """What a side of a recommendation is: a storage state's summary, or the offers."""
+    if placement and placement.get("summary"):
+        return str(placement["summary"])
     if not placement or not placement.get("offers"):
         return "unknown"
     return " + ".join(f"{o['replicas']}× {o['offer']}" for o in placement["offers"])
@@ -49,9 +52,10 @@ def _days(value: float | None) -> str:
 def plan(app: AppContext, policies_path: Path | None, time_limit: float) -> None:
     """Solve the placement of every workload and record a plan with its recommendations.
 
-    Recommendations (move, purchase-option, resize) carry monthly savings over a 730-hour
-    month, one-off cost, payback, reasons and the next-best alternatives. The objective
-    and its lower bound are USD over the horizon (730 hours).
+    Recommendations (move, purchase-option, resize, and tiering for storage groups) carry
+    monthly savings over a 730-hour month, one-off cost, payback, reasons and the
+    next-best alternatives. The objective and its lower bound are USD over the horizon
+    (730 hours) and cover placement only.
     """
     from optimizer.planning import run_plan, usd
     from policies import load_policies, policies_sha256
@@ -85,7 +89,7 @@ def plan(app: AppContext, policies_path: Path | None, time_limit: float) -> None
         + (f", top {TOP} by monthly savings" if len(recs) > TOP else ""),
         show_header=True,
     )
-    for column in ("id", "workload", "kind", "current", "proposed"):
+    for column in ("id", "workload / storage group", "kind", "current", "proposed"):
         table.add_column(column)
     for column in ("savings USD/mo", "one-off USD", "payback days"):
         table.add_column(column, justify="right")
@@ -120,6 +124,15 @@ def plan(app: AppContext, policies_path: Path | None, time_limit: float) -> None
     )
     for item in infeasible[:5]:
         app.out.print(f"  {item['workload']}: {item['text']}")
+    tiering = details.get("tiering") or {}
+    if tiering:
+        app.out.print(
+            f"tiering: {tiering.get('recommendations', 0)} of {tiering.get('groups', 0)} "
+            f"storage group(s), {_usd(tiering.get('monthly_savings'))} USD/month; "
+            f"{len(tiering.get('excluded_by_policy', []))} excluded by policy, "
+            f"{len(tiering.get('below_change_budget', []))} below the change budget; "
+            f"{tiering.get('access', '')}"
+        )
 
 
 def _plan_details(app: AppContext, plan_id: int) -> dict[str, Any]:
@@ -164,7 +177,7 @@ def list_(app: AppContext, status: str, limit: int) -> None:
         app.emit_json(rows)
         return
     table = Table(title=f"{len(rows)} recommendation(s), status {status}", show_header=True)
-    for column in ("id", "plan", "workload", "kind", "status", "proposed"):
+    for column in ("id", "plan", "workload / storage group", "kind", "status", "proposed"):
         table.add_column(column)
     for column in ("savings USD/mo", "one-off USD", "payback days"):
         table.add_column(column, justify="right")
@@ -183,8 +196,46 @@ def list_(app: AppContext, status: str, limit: int) -> None:
     app.out.print(table)
 
 
+def _explain_tiering(r: dict[str, Any]) -> list[str]:
+    cur, new = r["current"] or {}, r["proposed"] or {}
+    lines = [
+        f"Recommendation {r['id']} ({r['status']}, plan {r['plan_id']}): re-tier the "
+        f"storage group {r['subject']}.",
+        f"Today it is stored in {_offers(cur)}, about {_usd(cur.get('monthly_usd'))} USD a month.",
+        f"Proposed: {_offers(new)} ({float(new.get('share_moved', 0)):.0%} of the bytes end up "
+        f"in {new.get('tier')}), about {_usd(new.get('monthly_usd'))} USD a month.",
+    ]
+    saving = Decimal(r["monthly_savings"])
+    lines.append(
+        f"This saves about {_usd(saving)} USD a month "
+        f"(range {_usd(r['monthly_savings_p10'])}–{_usd(r['monthly_savings_p90'])} USD as "
+        "access varies)."
+    )
+    one_off = Decimal(r["one_off_cost"])
+    if one_off > 0:
+        payback = r["payback_days"]
+        lines.append(
+            f"It costs {_usd(one_off)} USD once (transition requests and early-deletion "
+            "charges)" + (f", paid back in about {payback:,.1f} days." if payback else ".")
+        )
+    else:
+        lines.append("It costs nothing up front.")
+    lines.append("Why:")
+    lines.extend(f"  - {reason}" for reason in r["reasons"])
+    if r["alternatives"]:
+        lines.append("Next-best alternatives:")
+        lines.extend(
+            f"  - {a['offer']}: {_usd(a['monthly_usd'])} USD/month, "
+            f"{_usd(a['one_off_usd'])} USD one-off"
+            for a in r["alternatives"]
+        )
+    return lines
+
+
 def explain(r: dict[str, Any]) -> list[str]:
     """A recommendation in plain sentences."""
+    if r["kind"] == "tiering":
+        return _explain_tiering(r)
     verb = {
         "move": "Move",
         "purchase-option": "Change the purchase option of",
