@@ -86,7 +86,11 @@ def explain_infeasibility(problem: Problem, time_limit_s: float = 10.0) -> Confl
     chosen = [g for g, lit in zip(sub.groups, sub.lits, strict=True) if lit.index in core]
     workloads = _workloads(problem, chosen, {w for w, v in sub.keep.items() if v.index in core})
     policies = tuple(sorted({g.policy for g in chosen}))
-    narrowed = {n for d in problem.demands if d.id in workloads for n in d.restricted_by}
+    # A change budget in the conflict means workloads cannot leave: what narrowed their
+    # offers elsewhere is not the cause then.
+    budget = any(g.kind in ("moves", "spend") for g in chosen)
+    involved = () if budget else workloads
+    narrowed = {n for d in problem.demands if d.id in involved for n in d.restricted_by}
     restricted = tuple(sorted(narrowed - set(policies)))
     constraints = tuple(_says(problem, g, workloads) for g in chosen)
     rel = sub if set(workloads) == set(sub.keep) else ConflictModel(_only(problem, workloads))
@@ -175,31 +179,34 @@ def _relax(
     conflict: set[tuple[str, str, int]],
     deadline: float,
 ) -> str:
-    """How far one conflicting group must give. On `rel` (the conflict's workloads):
-    every other policy on (or, if that is infeasible too, the rest of this conflict),
-    this one off and its own use optimised. Workloads of a spread or spot group outside
-    `rel` that cannot meet it even alone are added from `_alone`."""
-    i = rel.group_index(key)
-    assert i is not None
-    g = rel.groups[i]
-    keeps = list(rel.keep.values())
-    others = [(h.key, lit) for h, lit in zip(rel.groups, rel.lits, strict=True) if h.key != key]
-    s: cp_model.CpSolver | None = None
-    for assume in ([lit for _, lit in others], [lit for k, lit in others if k in conflict]):
-        status, s = rel.run([*assume, *keeps], _left(deadline), _objective(rel, g))
+    """How far one conflicting group must give: switched off, its own use optimised,
+    with (1) every workload and every other policy, else (2) every workload and the rest
+    of this conflict (other conflicts aside), else (3) this conflict's workloads only
+    (`rel`; then workloads of a spread or spot group outside `rel` that cannot meet it
+    even alone are added from `_alone`). The first two get a third of the time each."""
+    for n, (cm, only_conflict) in enumerate(((full, False), (full, True), (rel, True))):
+        i = cm.group_index(key)
+        assert i is not None
+        g = cm.groups[i]
+        others = [
+            lit
+            for h, lit in zip(cm.groups, cm.lits, strict=True)
+            if h.key != key and (not only_conflict or h.key in conflict)
+        ]
+        seconds = _left(deadline) / (3 - n)
+        status, s = cm.run([*others, *cm.keep.values()], seconds, _objective(cm, g))
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            break
-        s = None
-    if s is None:
-        return f"relax `{g.policy}`"
-    text = _relax_text(full, rel, g, s)
-    if status == cp_model.FEASIBLE:  # the time limit stopped the proof
-        text += " (found in the time limit; the least may be lower)"
-    return text
+            text = _relax_text(full, cm, g, s)
+            if status == cp_model.FEASIBLE:  # the time limit stopped the proof
+                text += " (found in the time limit; the least may be lower)"
+            if n > 0:  # (1) was infeasible: more than this conflict stands in the way
+                text += " (resolves this conflict; others remain)"
+            return text
+    return f"relax `{key[1]}`"
 
 
 def _relax_text(full: ConflictModel, rel: ConflictModel, g: Group, s: cp_model.CpSolver) -> str:
-    """The sentence for one relaxed group, from the relaxed solution `s`."""
+    """The sentence for one relaxed group, from the relaxed solution `s` on `rel`."""
     problem, key = rel.problem, g.key
     if g.kind == "quota":
         q = problem.quotas[g.quota]

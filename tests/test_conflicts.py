@@ -15,6 +15,7 @@ from policies import load_policies
 from store.errors import InfeasiblePlacement
 
 DATA = Path(__file__).resolve().parent / "data"
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "policies"
 
 
 def _offer(oid: int, region: str, option: str = "on_demand", zone: str = "") -> Offer:
@@ -147,6 +148,20 @@ def test_two_quotas_that_only_conflict_together() -> None:
     )
 
 
+def test_one_conflict_of_two_independent_ones() -> None:
+    dublin = [_demand(w, 1, (1,), restricted_by=("eu-residency",)) for w in ("a", "b")]
+    frankfurt = [_demand(w, 1, (2,), restricted_by=("de-residency",)) for w in ("c", "d")]
+    q1 = Quota("aws", "eu-west-1", None, 4, "dublin-quota")
+    q2 = Quota("aws", "eu-central-1", None, 4, "frankfurt-quota")
+    c = _explain(_problem(*dublin, *frankfurt, quotas=(q1, q2)))
+    assert c.policies in (("dublin-quota",), ("frankfurt-quota",))
+    if c.policies == ("dublin-quota",):
+        assert c.workloads == ("a", "b") and c.restricted_by == ("eu-residency",)
+    else:
+        assert c.workloads == ("c", "d") and c.restricted_by == ("de-residency",)
+    assert c.relax[0].endswith("from 4 to at least 8 vCPU (resolves this conflict; others remain)")
+
+
 def test_a_feasible_problem_has_no_conflict() -> None:
     c = explain_infeasibility(_problem(_demand("a", 2, (1, 2), min_regions=2)))
     assert not c.found
@@ -179,6 +194,18 @@ def test_a_contradictory_policy_file_on_the_demo_estate(demo_store: Engine) -> N
         f"raise quota `tiny-dublin-quota` on aws:eu-west-1 from 8 to at least {need} vCPU"
     )
     assert "`tiny-dublin-quota`" in c.message() and "`everything-in-dublin`" in c.message()
+
+    # The builder records which policies set each side constraint (same store).
+    named = build_problem(demo_store, load_policies(EXAMPLES / "all.yaml"))
+    assert named.change_budget_policy == named.spend_budget_policy == "nightly-change-budget"
+    spot = {d.spot_policy for d in named.demands}
+    assert spot <= {"", "no-spot-in-prod", "half-of-non-prod-on-calm-spot"} and len(spot) > 1
+    for d in named.demands:
+        assert (d.spot_policy != "") == (d.spot_share_cap < 1)
+        if d.min_zones > 1:  # (capped at the replicas: one replica asks nothing)
+            assert d.zone_spread_policy == "prod-apis-across-zones"
+        assert d.spread_policy == ""
+    assert any("every-workload-near-its-users" in d.restricted_by for d in named.demands)
 
 
 @pytest.mark.parametrize("name", ["conflicting-policies.yaml"])
