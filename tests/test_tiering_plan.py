@@ -179,8 +179,7 @@ def test_cli_plan_json_and_show_explain_tiering(tiering_store: Engine, tmp_path:
         "--db", db, "--json", "plan", "--policies", str(DEMO_POLICIES), "--time-limit", "5"
     )
     assert out.returncode == 0, out.stderr
-    # From the first "{": the LP solver's native banner may precede the JSON (reported).
-    payload = json.loads(out.stdout[out.stdout.index("{") :])
+    payload = json.loads(out.stdout)  # clean stdout, whatever native solvers print
     recs = [r for r in payload["recommendations"] if r["kind"] == "tiering"]
     assert recs and all(r["subject"].split(":")[0] in ("aws", "azure", "gcp") for r in recs)
     table = run_cli("--db", db, "plan", "--policies", str(DEMO_POLICIES), "--time-limit", "5")

@@ -1,8 +1,12 @@
-"""`optimizer plan` and `optimizer recommendations list|show`: placement changes, their
-savings and why."""
+"""`optimizer plan` and `optimizer recommendations list|show`: placement and storage
+tiering changes, their savings and why."""
 
 from __future__ import annotations
 
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -12,26 +16,28 @@ from rich.table import Table
 
 from optimizer.commands.policy import _policy_file
 from optimizer.context import AppContext, pass_app
+from optimizer.recommendation_text import days_text as _days
+from optimizer.recommendation_text import explain
+from optimizer.recommendation_text import offers_text as _offers
+from optimizer.recommendation_text import usd_text as _usd
 from store.errors import ConfigError
 
 TOP = 20
 
 
-def _usd(value: Decimal | str | None) -> str:
-    return "-" if value is None else f"{Decimal(value):,.2f}"
-
-
-def _offers(placement: dict[str, Any] | None) -> str:
-    """What a side of a recommendation is: a storage state's summary, or the offers."""
-    if placement and placement.get("summary"):
-        return str(placement["summary"])
-    if not placement or not placement.get("offers"):
-        return "unknown"
-    return " + ".join(f"{o['replicas']}× {o['offer']}" for o in placement["offers"])
-
-
-def _days(value: float | None) -> str:
-    return "-" if value is None else f"{value:,.1f}"
+@contextmanager
+def _native_stdout_to_stderr() -> Iterator[None]:
+    """Native solver libraries (HiGHS) may print banners on file descriptor 1; send them
+    to stderr so stdout stays ours (`--json` must parse)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 @click.command()
@@ -63,11 +69,14 @@ def plan(app: AppContext, policies_path: Path | None, time_limit: float) -> None
     path = _policy_file(app, policies_path)
     parsed = load_policies(path)
     engine = app.engine()
-    if app.show_progress:
-        with app.err.status("Building and solving the placement problem…"):
+    with _native_stdout_to_stderr():
+        if app.show_progress:
+            with app.err.status("Building and solving the placement problem…"):
+                plan_id, solution, recs = run_plan(
+                    engine, parsed, policies_sha256(path), time_limit
+                )
+        else:
             plan_id, solution, recs = run_plan(engine, parsed, policies_sha256(path), time_limit)
-    else:
-        plan_id, solution, recs = run_plan(engine, parsed, policies_sha256(path), time_limit)
     objective, bound = usd(solution.cost), usd(solution.bound)
     if app.json_output:
         app.emit_json(
@@ -194,86 +203,6 @@ def list_(app: AppContext, status: str, limit: int) -> None:
             _days(r["payback_days"]),
         )
     app.out.print(table)
-
-
-def _explain_tiering(r: dict[str, Any]) -> list[str]:
-    cur, new = r["current"] or {}, r["proposed"] or {}
-    lines = [
-        f"Recommendation {r['id']} ({r['status']}, plan {r['plan_id']}): re-tier the "
-        f"storage group {r['subject']}.",
-        f"Today it is stored in {_offers(cur)}, about {_usd(cur.get('monthly_usd'))} USD a month.",
-        f"Proposed: {_offers(new)} ({float(new.get('share_moved', 0)):.0%} of the bytes end up "
-        f"in {new.get('tier')}), about {_usd(new.get('monthly_usd'))} USD a month.",
-    ]
-    saving = Decimal(r["monthly_savings"])
-    lines.append(
-        f"This saves about {_usd(saving)} USD a month "
-        f"(range {_usd(r['monthly_savings_p10'])}–{_usd(r['monthly_savings_p90'])} USD as "
-        "access varies)."
-    )
-    one_off = Decimal(r["one_off_cost"])
-    if one_off > 0:
-        payback = r["payback_days"]
-        lines.append(
-            f"It costs {_usd(one_off)} USD once (transition requests and early-deletion "
-            "charges)" + (f", paid back in about {payback:,.1f} days." if payback else ".")
-        )
-    else:
-        lines.append("It costs nothing up front.")
-    lines.append("Why:")
-    lines.extend(f"  - {reason}" for reason in r["reasons"])
-    if r["alternatives"]:
-        lines.append("Next-best alternatives:")
-        lines.extend(
-            f"  - {a['offer']}: {_usd(a['monthly_usd'])} USD/month, "
-            f"{_usd(a['one_off_usd'])} USD one-off"
-            for a in r["alternatives"]
-        )
-    return lines
-
-
-def explain(r: dict[str, Any]) -> list[str]:
-    """A recommendation in plain sentences."""
-    if r["kind"] == "tiering":
-        return _explain_tiering(r)
-    verb = {
-        "move": "Move",
-        "purchase-option": "Change the purchase option of",
-        "resize": "Resize",
-    }.get(r["kind"], "Change")
-    lines = [
-        f"Recommendation {r['id']} ({r['status']}, plan {r['plan_id']}): {verb} {r['subject']}.",
-        f"Today it runs on {_offers(r['current'])}.",
-        f"Proposed: {_offers(r['proposed'])}.",
-    ]
-    saving = Decimal(r["monthly_savings"])
-    if saving > 0:
-        lines.append(
-            f"This saves about {_usd(saving)} USD a month "
-            f"(range {_usd(r['monthly_savings_p10'])}–{_usd(r['monthly_savings_p90'])} USD)."
-        )
-    else:
-        lines.append(f"This changes the monthly cost by {_usd(-saving)} USD (no saving).")
-    one_off = Decimal(r["one_off_cost"])
-    if one_off > 0:
-        payback = r["payback_days"]
-        lines.append(
-            f"It costs {_usd(one_off)} USD once (data egress and the move itself)"
-            + (f", paid back in about {payback:,.1f} days." if payback is not None else ".")
-        )
-    else:
-        lines.append("It costs nothing up front.")
-    lines.append("Why:")
-    lines.extend(f"  - {reason}" for reason in r["reasons"])
-    if r["alternatives"]:
-        lines.append("Next-best alternatives (whole workload on one offer):")
-        for a in r["alternatives"]:
-            stay = " (stay as today)" if a.get("stays") else ""
-            lines.append(
-                f"  - {a['replicas']}× {a['offer']}{stay}: {_usd(a['monthly_usd'])} USD/month, "
-                f"{_usd(a['one_off_usd'])} USD one-off"
-            )
-    return lines
 
 
 @recommendations.command()
