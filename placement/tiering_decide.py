@@ -217,6 +217,9 @@ def _reasons(d: Decision, tiers: dict[str, TierFacts], extra: tuple[str, ...]) -
     else:
         out.append("policy: no tiering policy selects this group; classes that need a "
                    "restore are not proposed")  # fmt: skip
+    if d.group.transitions and d.chosen.action in ("lifecycle", "one-off", "auto"):
+        rules = "; ".join(f"after {n} days to {to}" for n, to in d.group.transitions)
+        out.append(f"existing transition rule(s) ({rules}) are replaced by this proposal")
     out.extend(f"not proposed: {e}" for e in d.excluded)
     out.extend(extra)
     return out
