@@ -204,15 +204,19 @@ class Option:
             return f"stay in {current}"
         if self.action == "lifecycle":
             return (
-                f"lifecycle rule: transition objects older than {self.after_days} days "
+                f"lifecycle rule: transition objects older than {_days(self.after_days)} "
                 f"to {self.tier}"
             )
         if self.action == "one-off":
-            age = f" older than {self.after_days} days" if self.after_days else ""
+            age = f" older than {_days(self.after_days)}" if self.after_days else ""
             return f"one-off move of objects{age} to {self.tier}"
         if self.action == "auto":
             return f"automatic tiering: {self.tier}"
         return f"one-off rewrite of every object back to {self.tier}"
+
+
+def _days(n: int | None) -> str:
+    return "1 day" if n == 1 else f"{n} days"
 
 
 def micro(x: float) -> int:

@@ -23,6 +23,9 @@ from placement.tiering_options import Rules, auto, colder, dur, rewrite, stay
 from policies import ChangeBudgetPolicy, PolicyFile, TieringPolicy
 
 MAX_ALTERNATIVES = 3
+# Minimum object age when no selecting policy sets `min_object_age_days`: fresh data is
+# read the most, and reads are priced as spread evenly over the bytes (docs/tiering.md).
+DEFAULT_MIN_AGE_DAYS = 30
 
 
 def rules_for(g: GroupFacts, policies: PolicyFile) -> Rules:
@@ -39,7 +42,14 @@ def rules_for(g: GroupFacts, policies: PolicyFile) -> Rules:
     paybacks = [float(b.max_payback_days) for b in budgets if b.max_payback_days is not None]
     return Rules(
         policies=tuple(p.name for p in chosen),
-        min_age_days=max((int(p.min_object_age_days) for p in chosen), default=0),
+        min_age_days=max(
+            (
+                int(p.min_object_age_days)
+                for p in chosen
+                if "min_object_age_days" in p.model_fields_set
+            ),
+            default=DEFAULT_MIN_AGE_DAYS,
+        ),
         max_latency_ms=min(slos) if slos else None,
         restore_allowed=bool(chosen),
         excluded_by=excluded,
@@ -215,8 +225,10 @@ def _reasons(d: Decision, tiers: dict[str, TierFacts], extra: tuple[str, ...]) -
             f"{d.rules.min_age_days} days, retrieval SLO {slo})"
         )
     else:
-        out.append("policy: no tiering policy selects this group; classes that need a "
-                   "restore are not proposed")  # fmt: skip
+        out.append(
+            "policy: no tiering policy selects this group; classes that need a restore are "
+            f"not proposed and objects younger than {d.rules.min_age_days} days stay"
+        )  # fmt: skip
     if d.group.transitions and d.chosen.action in ("lifecycle", "one-off", "auto"):
         rules = "; ".join(f"after {n} days to {to}" for n, to in d.group.transitions)
         out.append(f"existing transition rule(s) ({rules}) are replaced by this proposal")

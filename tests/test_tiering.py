@@ -191,6 +191,7 @@ def test_exclusions_min_age_and_change_budget_from_the_policy_file() -> None:
     assert d.chosen.share == pytest.approx(1 - 0.5 * 90 / 200)
     unselected = rules_for(group(tags={"env": "dev"}), pf)
     assert unselected.policies == () and not unselected.restore_allowed
+    assert unselected.min_age_days == 30  # the documented default when no policy sets one
     tiny = group(bytes=10 * GIB, objects=10)  # saves well under 5 USD a month
     d = decide(tiny, tiers, ACCESS, rules)
     assert d is not None and not d.worth_it and "change budget" in d.budget_note

@@ -102,7 +102,9 @@ def check_against_policies(engine: Engine, policy_path: Path, recs: list[dict[st
             elif slos and latency is not None:
                 assert latency <= min(slos), r
             assert new["tier"] != "ONEZONE_IA"
-        min_age = max((int(p.get("min_object_age_days", 0)) for p in chosen), default=0)
+        # docs/tiering.md: 30 days when no selecting policy sets a minimum age.
+        ages = [int(p["min_object_age_days"]) for p in chosen if "min_object_age_days" in p]
+        min_age = max(ages) if ages else 30
         if action in ("lifecycle", "one-off", "auto"):
             assert (new["after_days"] or 0) >= min_age, r
         saving = Decimal(r["monthly_savings"])
