@@ -24,6 +24,15 @@ def days_text(value: float | None) -> str:
     return "-" if value is None else f"{value:,.1f}"
 
 
+def _one_off_parts(state: dict[str, Any]) -> str:
+    parts = state.get("one_off_usd") or {}
+    names = {"transition": "transition requests", "early_deletion": "early-deletion charges"}
+    found = [
+        f"{names.get(k, k)} {usd_text(v)} USD" for k, v in parts.items() if Decimal(v or 0) > 0
+    ]
+    return ", ".join(found) or "requests"
+
+
 def _explain_tiering(r: dict[str, Any]) -> list[str]:
     cur, new = r["current"] or {}, r["proposed"] or {}
     lines = [
@@ -44,8 +53,8 @@ def _explain_tiering(r: dict[str, Any]) -> list[str]:
     if one_off > 0:
         payback = r["payback_days"]
         lines.append(
-            f"It costs {usd_text(one_off)} USD once (transition requests and early-deletion "
-            "charges)" + (f", paid back in about {payback:,.1f} days." if payback else ".")
+            f"It costs {usd_text(one_off)} USD once ({_one_off_parts(new)})"
+            + (f", paid back in about {payback:,.1f} days." if payback else ".")
         )
     else:
         lines.append("It costs nothing up front.")
