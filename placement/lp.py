@@ -28,12 +28,12 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
-from ortools.linear_solver.python import model_builder as mb  # type: ignore[import-untyped]
+from ortools.linear_solver.python import model_builder as mb
 
-from placement.model import build_model
+from placement.model import Layout, build_model
 from placement.problem import MICRO, Problem
 from store.errors import InfeasiblePlacement
 
@@ -43,6 +43,8 @@ BOUND_SLACK = 1e-7
 # HiGHS's dual simplex solved the 10k-workload relaxation 6x faster than GLOP here
 # (bench/RESULTS.md); GLOP stays as the fallback for a build of OR-Tools without HiGHS.
 SOLVERS = ("highs", "glop")
+# HiGHS prints a banner on stdout unless told not to, which broke `plan --json`.
+HIGHS_QUIET = "output_flag=false"
 
 # workload id -> ((offer id, fractional replicas), ...), zero values left out
 Fractional = dict[str, tuple[tuple[int, float], ...]]
@@ -66,6 +68,10 @@ class LPResult:
     seconds: float
     solver: str = "highs"
     binding_quotas: tuple[int, ...] = ()
+    # Per x column (see `placement.model.Layout`): the reduced cost in USD, which says how
+    # much dearer than the LP optimum each unused option is; None when not optimal.
+    layout: Layout | None = field(default=None, compare=False, repr=False)
+    reduced_usd: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 def _solver() -> tuple[str, mb.Solver]:
@@ -81,6 +87,8 @@ def solve_lp(problem: Problem, time_limit_s: float = 30.0) -> LPResult:
     start = time.perf_counter()
     model, layout = build_model(problem, integral=False)
     name, solver = _solver()
+    if name == "highs":
+        solver.set_solver_specific_parameters(HIGHS_QUIET)
     solver.set_time_limit_in_seconds(max(0.1, time_limit_s - (time.perf_counter() - start)))
     status = solver.solve(model)
     if status == mb.SolveStatus.INFEASIBLE:
@@ -101,6 +109,9 @@ def solve_lp(problem: Problem, time_limit_s: float = 30.0) -> LPResult:
         wid = problem.demands[int(layout.workload[j])].id
         frac.setdefault(wid, []).append((problem.offers[int(layout.offer[j])].id, float(xs[j])))
     binding: tuple[int, ...] = ()
+    reduced = _reduced(solver, model) if optimal else None
+    if reduced is not None:
+        reduced = reduced[: layout.n_x]
     if optimal and len(layout.quota_rows):
         duals = _duals(solver, model)
         binding = tuple(
@@ -114,11 +125,20 @@ def solve_lp(problem: Problem, time_limit_s: float = 30.0) -> LPResult:
         time.perf_counter() - start,
         name,
         binding,
+        layout,
+        reduced,
     )
+
+
+def _reduced(solver: mb.Solver, model: mb.Model) -> np.ndarray | None:
+    try:
+        return np.asarray(solver.reduced_costs(model.get_variables()), dtype=np.float64)
+    except Exception:
+        return None
 
 
 def _duals(solver: mb.Solver, model: mb.Model) -> np.ndarray:
     try:
         return np.asarray(solver.dual_values(model.get_linear_constraints()), dtype=np.float64)
-    except Exception:  # noqa: BLE001 - a solver without duals: report no binding quota
+    except Exception:
         return np.zeros(model.num_constraints)

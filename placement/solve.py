@@ -1,11 +1,13 @@
-"""The placement solver: LP relaxation → rounding → greedy repair → CP-SAT polish.
+"""The placement solver: LP relaxation → exact re-solve of what the LP left open → checks.
 
-Why this order (testing-notes §5): the LP bound is within ~0.2% of the optimum and LP +
-rounding beats CP-SAT at scale, so the LP does the heavy lifting and also gives the
-bound the gap is reported against; rounding breaks a few constraints, which greedy's
-machinery repairs; CP-SAT then re-solves exactly the workloads the LP left fractional
-(all of them on a small problem, which makes `solve` exact there). The result is never
-costlier than greedy's plan: if it would be, greedy's plan is returned and said so.
+Why this order (testing-notes §5): the LP bound is tight and LP-based methods beat
+CP-SAT and a plain MIP at scale, so the LP (HiGHS) does the heavy lifting and gives the
+bound the gap is reported against. Workloads the LP settled are kept; the rest are
+re-solved exactly by HiGHS in chunks (`placement.chunks`). Should that find nothing in
+time, the LP is rounded and greedy's machinery repairs what rounding broke. On a small
+problem CP-SAT then re-solves everything, which makes `solve` exact there. The result
+is never costlier than greedy's plan: if it would be, greedy's plan is returned and said
+so. When the LP is infeasible, `placement.conflicts` names the policies in conflict.
 
 Every returned plan is re-checked by `placement.validate`; a violation is a bug in this
 module, so it raises `SolverBug` rather than hand back a broken plan.
@@ -16,16 +18,25 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from placement.chunks import lp_guided, round_workload
+from placement.conflicts import explain_infeasibility
 from placement.cost import plan_cost
 from placement.greedy import Parts, _fits, _repair, _State, greedy
 from placement.lp import LPResult, solve_lp
 from placement.polish import polish
 from placement.problem import Demand, Plan, Problem
 from placement.validate import regions_covered, validate, zones_covered
+from store.errors import InfeasiblePlacement
+
+__all__ = ["Solution", "SolverBug", "round_workload", "solve"]
 
 # Below this many x variables CP-SAT re-solves every workload, which is exact and fast.
 SMALL_PROBLEM_VARS = 400
 EPS = 1e-6
+# Of the time limit: at most this share for the LP, and this share kept back for the
+# fallback (rounding, repair, greedy) and the validator.
+LP_SHARE = 0.6
+REPAIR_SHARE = 0.1
 
 
 class SolverBug(RuntimeError):
@@ -47,25 +58,6 @@ class Solution:
     unplaced: tuple[str, ...]
     violations: tuple[str, ...]
     note: str = ""
-
-
-def round_workload(frac: tuple[tuple[int, float], ...], replicas: int) -> Parts:
-    """Largest remainder: floors first, then the left-over replicas to the largest
-    fractional parts (ties: larger value, then offer id)."""
-    order = sorted(frac, key=lambda t: (-t[1], t[0]))
-    counts = {oid: int(v + EPS) for oid, v in order}
-    left = replicas - sum(counts.values())
-    by_rest = sorted(order, key=lambda t: (-(t[1] - int(t[1] + EPS)), -t[1], t[0]))
-    for oid, _ in by_rest:
-        if left <= 0:
-            break
-        counts[oid] += 1
-        left -= 1
-    while left < 0:  # only when the LP overshot by tolerance
-        oid = min((o for o in counts if counts[o] > 0), key=lambda o: (counts[o], o))
-        counts[oid] -= 1
-        left += 1
-    return tuple(sorted((oid, n) for oid, n in counts.items() if n > 0))
 
 
 def _own_rules(problem: Problem, d: Demand, parts: Parts) -> bool:
@@ -127,43 +119,46 @@ def _saving(state: _State, d: Demand, rounded: dict[str, Parts]) -> int:
     return state.cost(d, rounded[d.id]) - state.cost(d, ((d.current_offer_id, d.replicas),))
 
 
-def _fractional(problem: Problem, lp: LPResult) -> set[str]:
-    return {
-        d.id for d in problem.demands if any(abs(v - round(v)) > EPS for _, v in lp.x.get(d.id, ()))
-    }
-
-
 def solve(problem: Problem, time_limit_s: float = 30.0, seed: int = 0) -> Solution:
     """Solve `problem`; `seed` is accepted for interface stability (every stage is
     deterministic, so it changes nothing yet)."""
     del seed
     start = time.perf_counter()
-    lp = solve_lp(problem, time_limit_s=time_limit_s * 0.6)
-    plan, unplaced = _round_and_repair(problem, lp)
-    stages = ["lp", "round", "repair"]
-    base = greedy(problem)
+    try:
+        lp = solve_lp(problem, time_limit_s=time_limit_s * LP_SHARE)
+    except InfeasiblePlacement:
+        conflict = explain_infeasibility(problem, time_limit_s=min(10.0, time_limit_s))
+        if conflict.found:
+            raise InfeasiblePlacement(conflict.message(), fix=conflict.fix()) from None
+        raise
+    left = time_limit_s * (1 - REPAIR_SHARE) - (time.perf_counter() - start)
+    guided = lp_guided(problem, lp, left, _round_and_repair) if lp.optimal else None
     note = ""
+    unplaced: list[str] = []
+    if guided is not None:
+        plan, stages = guided[0], ["lp", "mip"]
+        note = guided[1]
+    else:
+        plan, unplaced = _round_and_repair(problem, lp)
+        stages = ["lp", "round", "repair"]
+        note = "the chunked MIP found no plan in time; LP rounding and repair used"
     cost = plan_cost(problem, plan).total
+    base = greedy(problem)
     greedy_cost = plan_cost(problem, base.plan).total
     if validate(problem, base.plan).ok and (unplaced or greedy_cost < cost):
         plan, unplaced, cost, stages = dict(base.plan), list(base.unplaced), greedy_cost, ["greedy"]
-        note = "LP rounding was worse than greedy; greedy's plan returned"
+        note = "the LP-based plan was worse than greedy's; greedy's plan returned"
     bound = lp.bound_micro_usd
     n_vars = sum(len(d.eligible) for d in problem.demands)
-    free = (
-        {d.id for d in problem.demands}
-        if n_vars <= SMALL_PROBLEM_VARS
-        else _fractional(problem, lp)
-    )
     left = time_limit_s - (time.perf_counter() - start)
-    if free and not unplaced and left > 0.05:
-        polished = polish(problem, plan, free, left)
+    if n_vars <= SMALL_PROBLEM_VARS and not unplaced and left > 0.05:
+        polished = polish(problem, plan, {d.id for d in problem.demands}, left)
         if polished.plan is not None:
             new_cost = plan_cost(problem, polished.plan).total
             if new_cost < cost and validate(problem, polished.plan).ok:
                 plan, cost = polished.plan, new_cost
                 stages.append("cp-sat")
-            if polished.optimal and len(free) == len(problem.demands):
+            if polished.optimal:
                 bound = max(bound or 0, polished.bound_micro_usd)
     check = validate(problem, plan)
     violations = tuple(v for v in check.violations if not _is_unplaced(v, unplaced))

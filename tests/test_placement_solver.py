@@ -196,4 +196,7 @@ def test_capacity_short_of_demand_is_infeasible_with_a_fix() -> None:
     )
     with pytest.raises(InfeasiblePlacement) as err:
         solve(tiny(demands=(DB, big), quotas=quotas))
-    assert err.value.exit_code == 4 and "policy explain" in (err.value.fix or "")
+    # placement.conflicts names both quotas and says how far to raise each
+    assert err.value.exit_code == 4
+    assert "`gcp-quota`" in str(err.value) and "`aws-quota`" in str(err.value)
+    assert "from 2 to at least 4 vCPU" in (err.value.fix or "")

@@ -1,0 +1,167 @@
+"""From the LP to a plan: keep what the LP already decided, solve the rest exactly, in chunks.
+
+Why: on the bench instances the relaxation is integral for almost every workload, and
+where it is, it also pays exactly what the plan will pay (one new offer holding every
+replica: one move, its full charge). Those workloads are fixed as the LP placed them.
+The others (fractional, or split over offers, where the LP charged a share of a move or
+counted a share of a move against the budget) are re-solved with the exact model by
+HiGHS over the LP's shortlist (`placement.restricted`). One MIP over all of them is too
+big at 10k workloads (no feasible point in 15 s), so they go in chunks of `CHUNK`, one
+after another; each chunk sees the quotas and budgets left by the fixed workloads and the
+chunks already solved, minus what the LP gave the chunks still to come so every chunk's
+own relaxation stays feasible.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+from placement.greedy import Parts
+from placement.lp import LPResult
+from placement.problem import Demand, Problem
+from placement.restricted import mip_polish, shortlist
+from placement.validate import is_move
+
+CHUNK = 400
+EPS = 1e-6
+
+
+def round_workload(frac: tuple[tuple[int, float], ...], replicas: int) -> Parts:
+    """Largest remainder: floors first, then the left-over replicas to the largest
+    fractional parts (ties: larger value, then offer id)."""
+    order = sorted(frac, key=lambda t: (-t[1], t[0]))
+    counts = {oid: int(v + EPS) for oid, v in order}
+    left = replicas - sum(counts.values())
+    by_rest = sorted(order, key=lambda t: (-(t[1] - int(t[1] + EPS)), -t[1], t[0]))
+    for oid, _ in by_rest:
+        if left <= 0:
+            break
+        counts[oid] += 1
+        left -= 1
+    while left < 0:  # only when the LP overshot by tolerance
+        oid = min((o for o in counts if counts[o] > 0), key=lambda o: (counts[o], o))
+        counts[oid] -= 1
+        left += 1
+    return tuple(sorted((oid, n) for oid, n in counts.items() if n > 0))
+
+
+def settled(d: Demand, frac: tuple[tuple[int, float], ...]) -> bool:
+    """True when the LP's placement of `d` is integral and costs and counts what the
+    plan will: it stays, or one new offer takes every replica."""
+    if any(abs(v - round(v)) > EPS for _, v in frac):
+        return False
+    new = [(oid, v) for oid, v in frac if oid != d.current_offer_id and v > EPS]
+    return not new or (len(new) == 1 and round(new[0][1]) == d.replicas)
+
+
+class _Usage:
+    """Quota vCPU, moves and one-off spend taken by a set of placements."""
+
+    def __init__(self, problem: Problem) -> None:
+        self.p = problem
+        self.covering = {
+            o.id: tuple(i for i, q in enumerate(problem.quotas) if q.covers(o))
+            for o in problem.offers
+        }
+        self.vcpu = [0.0] * len(problem.quotas)
+        self.moves = 0.0
+        self.spend = 0.0
+
+    def add(self, d: Demand, parts: Sequence[tuple[int, float]], sign: float = 1.0) -> None:
+        for oid, n in parts:
+            o = self.p.offer(oid)
+            for i in self.covering[oid]:
+                self.vcpu[i] += sign * n * o.vcpu
+        whole = tuple((oid, round(n)) for oid, n in parts)
+        if not d.must_move and is_move(d, whole):
+            self.moves += sign
+            self.spend += sign * sum(d.move_cost(oid) for oid, n in parts if n > EPS)
+
+
+Fallback = Callable[[Problem, LPResult], tuple[dict[str, Parts], list[str]]]
+
+
+def lp_guided(
+    problem: Problem, lp: LPResult, time_limit_s: float, fallback: Fallback
+) -> tuple[dict[str, Parts], str] | None:
+    """A plan from the LP (every workload placed), or None when neither a chunk's MIP nor
+    `fallback` (rounding and repair on the chunk's residual problem) placed it; the
+    string says how the open workloads were placed."""
+    start = time.perf_counter()
+    plan: dict[str, Parts] = {}
+    open_: list[Demand] = []
+    used = _Usage(problem)
+    reserved = _Usage(problem)  # the LP's use by workloads not solved yet
+    for d in problem.demands:
+        frac = lp.x.get(d.id, ())
+        if settled(d, frac):
+            plan[d.id] = round_workload(frac, d.replicas)
+            used.add(d, plan[d.id])
+        else:
+            open_.append(d)
+            _reserve(reserved, d, frac)
+    if not open_:
+        return plan, "the LP placed every workload"
+    short = {d.id: d for d in shortlist(problem, lp).demands}
+    repaired = 0
+    for k in range(0, len(open_), CHUNK):
+        chunk = open_[k : k + CHUNK]
+        for d in chunk:
+            _reserve(reserved, d, lp.x.get(d.id, ()), sign=-1.0)
+        left = time_limit_s - (time.perf_counter() - start)
+        chunks_left = math.ceil((len(open_) - k) / CHUNK)
+        if left <= 0.05:
+            return None
+        sub = _residual(problem, [short[d.id] for d in chunk], used, reserved)
+        result = mip_polish(sub, {}, left / chunks_left)
+        placed = result.plan
+        if placed is None:  # no integer point in its time slice: round and repair it
+            placed, unplaced = fallback(sub, lp)
+            if unplaced:
+                return None
+            repaired += len(chunk)
+        for d in chunk:
+            parts = placed.get(d.id, ())
+            plan[d.id] = parts
+            used.add(d, parts)
+    how = f"{len(open_) - repaired} of {len(open_)} open workloads re-solved exactly by HiGHS"
+    return plan, how + (f", {repaired} rounded and repaired" if repaired else "")
+
+
+def _reserve(
+    usage: _Usage, d: Demand, frac: tuple[tuple[int, float], ...], sign: float = 1.0
+) -> None:
+    """What the LP gave `d`: its quota use, and its share of a move and of the move's
+    spend (replicas moved / replicas), as the relaxation counted them."""
+    for oid, v in frac:
+        o = usage.p.offer(oid)
+        for i in usage.covering[oid]:
+            usage.vcpu[i] += sign * v * o.vcpu
+    if not d.must_move:
+        for oid, v in frac:
+            if oid != d.current_offer_id and v > EPS:
+                usage.moves += sign * v / d.replicas
+                usage.spend += sign * v / d.replicas * d.move_cost(oid)
+
+
+def _residual(problem: Problem, demands: list[Demand], used: _Usage, reserved: _Usage) -> Problem:
+    quotas = tuple(
+        replace(q, max_vcpu=q.max_vcpu - math.ceil(used.vcpu[i] + max(reserved.vcpu[i], 0) - EPS))
+        for i, q in enumerate(problem.quotas)
+    )
+    moves = problem.max_moves
+    if moves is not None:
+        moves -= round(used.moves) + math.ceil(max(reserved.moves, 0) - EPS)
+    spend = problem.max_one_off_micro_usd
+    if spend is not None:
+        spend -= round(used.spend) + math.ceil(max(reserved.spend, 0) - EPS)
+    return replace(
+        problem,
+        demands=tuple(demands),
+        quotas=quotas,
+        max_moves=max(moves, 0) if moves is not None else None,
+        max_one_off_micro_usd=max(spend, 0) if spend is not None else None,
+    )
