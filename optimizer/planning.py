@@ -10,6 +10,7 @@ being inserted again. Earlier `proposed` ones the new plan no longer makes becom
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,6 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from placement.build import build_problem
+from placement.mps import write_mps
 from placement.problem import MICRO, Problem
 from placement.recommend import Recommendation as Rec
 from placement.recommend import recommend
@@ -95,10 +97,14 @@ def run_plan(
     policy_file: PolicyFile,
     policies_sha: str | None,
     time_limit_s: float = 30.0,
+    export_mps: Path | None = None,
 ) -> tuple[int, Solution, list[dict[str, Any]]]:
     """(plan id, the solver's solution, the plan's recommendations as dicts, largest
-    monthly saving first)."""
+    monthly saving first). `export_mps` also writes the exact model there, before
+    solving, so an infeasible model can be audited too."""
     problem = build_problem(engine, policy_file)
+    if export_mps is not None:
+        write_mps(problem, export_mps)
     solution = solve(problem, time_limit_s=time_limit_s)
     recs = recommend(problem, solution)
     tiering, tiering_details = plan_tiering(engine, policy_file)

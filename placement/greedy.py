@@ -27,7 +27,7 @@ from placement.validate import is_move
 Parts = tuple[tuple[int, int], ...]
 # Eviction candidates tried per unplaced workload (smallest first): a last resort whose
 # cost grew with the estate (96k trial placements for 51 workloads at 10k workloads).
-MAX_VICTIMS = 200
+MAX_VICTIMS = 2000
 
 
 @dataclass(frozen=True)
@@ -192,22 +192,14 @@ def greedy(problem: Problem) -> GreedyResult:
 def _repair(state: _State, d: Demand) -> bool:
     """Evict one placed workload so that `d` fits and the evicted one fits elsewhere."""
     demands = {x.id: x for x in state.p.demands}
-    # Quotas too full for one more replica of d on some eligible offer: evicting from
-    # them is what can help; victims big enough to free d's whole need come first.
-    wanted = {
-        i
-        for oid in d.eligible
-        for i in state.covering[oid]
-        if state.p.quotas[i].max_vcpu - state.used[i] < d.replicas * state.p.offer(oid).vcpu
-    }
-    need = d.replicas * d.vcpu
+    wanted = {i for o in d.eligible for i in state.covering[o]}
     victims = sorted(
         (
             demands[wid]
             for wid, parts in state.plan.items()
             if any(i in wanted for oid, _ in parts for i in state.covering[oid])
         ),
-        key=lambda e: (e.replicas * e.vcpu < need, e.replicas * e.vcpu, e.id),
+        key=lambda e: (e.replicas * e.vcpu, e.id),
     )
     for e in victims[:MAX_VICTIMS]:
         before = state.take(e)

@@ -124,8 +124,38 @@ def _group_rows(rows: _Rows, keys: I64, cols: I64, hi_of_key: F64) -> None:
     rows.add(inv.astype(np.int64), cols, np.ones(len(cols)), np.full(n, -np.inf), hi)
 
 
+@dataclass(frozen=True)
+class Arrays:
+    """The model as plain arrays: columns' bounds and costs, rows' bounds, the matrix."""
+
+    lower: F64
+    upper: F64
+    cost: F64
+    row_lower: F64
+    row_upper: F64
+    matrix: sparse.csr_matrix
+    integral: bool
+
+
 def build_model(problem: Problem, integral: bool = False) -> tuple[mb.Model, Layout]:
-    """The relaxation (`integral=False`) or the exact MIP of `problem`."""
+    """The relaxation (`integral=False`) or the exact MIP of `problem`, ready to solve."""
+    arrays, layout = build_arrays(problem, integral)
+    model = mb.Model()  # type: ignore[no-untyped-call]
+    helper: Any = model.helper  # its stubs want shapes numpy's own stubs cannot express
+    helper.fill_model_from_sparse_data(
+        arrays.lower, arrays.upper, arrays.cost, arrays.row_lower, arrays.row_upper, arrays.matrix
+    )
+    if integral:
+        for j in range(len(arrays.cost)):
+            helper.set_var_integrality(j, True)
+    return model, layout
+
+
+def build_arrays(
+    problem: Problem, integral: bool = False, money: float = 1.0
+) -> tuple[Arrays, Layout]:
+    """`build_model`'s arrays. Money (objective and the one-off spend row) is in USD ×
+    `money`: 1 for solving, `MICRO` for an MPS file (whole micro-USD)."""
     layout, unit, r = _columns(problem)
     n_x = layout.n_x
     w = layout.workload
@@ -185,27 +215,24 @@ def build_model(problem: Problem, integral: bool = False) -> tuple[mb.Model, Lay
             vals = np.divide(
                 layout.move_usd[idx], cap[idx], out=np.zeros(len(idx)), where=cap[idx] > 0
             )
-            _one_row(rows, idx, vals, problem.max_one_off_micro_usd / MICRO)
+            _one_row(rows, idx, vals * money, problem.max_one_off_micro_usd / MICRO * money)
         extra_cost = np.zeros(0)
     else:
         cost = unit
-        extra_cost = _exact_rows(problem, layout, rows, cap, counted, (region, zone, n_places))
+        places = (region, zone, n_places)
+        extra_cost = _exact_rows(problem, layout, rows, cap, counted, places, money)
 
     n_cols = n_x + len(extra_cost)
-    model = mb.Model()  # type: ignore[no-untyped-call]
-    helper: Any = model.helper  # its stubs want shapes numpy's own stubs cannot express
-    helper.fill_model_from_sparse_data(
+    arrays = Arrays(
         np.zeros(n_cols),
         np.concatenate([cap, np.ones(len(extra_cost))]),
-        np.concatenate([cost, extra_cost]),
+        _money(np.concatenate([cost, extra_cost]), money),
         np.concatenate(rows.lo) if rows.lo else np.zeros(0),
         np.concatenate(rows.hi) if rows.hi else np.zeros(0),
         rows.matrix(n_cols),
+        integral,
     )
-    if integral:
-        for j in range(n_cols):
-            helper.set_var_integrality(j, True)
-    return model, layout
+    return arrays, layout
 
 
 def _column_caps(
@@ -228,6 +255,12 @@ def _column_caps(
     return np.maximum(cap, 0.0)
 
 
+def _money(usd: F64, money: float) -> F64:
+    """USD × money; whole numbers when money is MICRO (prices are whole micro-USD)."""
+    scaled = usd * money
+    return np.rint(scaled) if money == MICRO else scaled
+
+
 def _one_row(rows: _Rows, cols: I64, vals: F64, limit: float) -> None:
     rows.add(
         np.zeros(len(cols), dtype=np.int64), cols, vals, np.array([-np.inf]), np.array([limit])
@@ -241,6 +274,7 @@ def _exact_rows(
     cap: F64,
     counted: NDArray[np.bool_],
     places: tuple[I64, I64, int],
+    money: float,
 ) -> F64:
     """The binaries that make the model exactly the validator's; returns their costs.
 
@@ -275,7 +309,10 @@ def _exact_rows(
     if problem.max_one_off_micro_usd is not None:
         sel = counted[moving]
         _one_row(
-            rows, mv_cols[sel], layout.move_usd[moving][sel], problem.max_one_off_micro_usd / MICRO
+            rows,
+            mv_cols[sel],
+            _money(layout.move_usd[moving][sel], money),
+            problem.max_one_off_micro_usd / MICRO * money,
         )
 
     if problem.max_moves is not None:

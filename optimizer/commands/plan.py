@@ -54,8 +54,16 @@ def _native_stdout_to_stderr() -> Iterator[None]:
     type=click.FloatRange(min=0.1),
     help="Seconds the solver may use.",
 )
+@click.option(
+    "--export-mps",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write the exact model as MPS (objective in USD over the horizon; see "
+    "docs/placement.md) to audit the plan with another solver.",
+)
 @pass_app
-def plan(app: AppContext, policies_path: Path | None, time_limit: float) -> None:
+def plan(
+    app: AppContext, policies_path: Path | None, time_limit: float, export_mps: Path | None
+) -> None:
     """Solve the placement of every workload and record a plan with its recommendations.
 
     Recommendations (move, purchase-option, resize, and tiering for storage groups) carry
@@ -73,10 +81,12 @@ def plan(app: AppContext, policies_path: Path | None, time_limit: float) -> None
         if app.show_progress:
             with app.err.status("Building and solving the placement problem…"):
                 plan_id, solution, recs = run_plan(
-                    engine, parsed, policies_sha256(path), time_limit
+                    engine, parsed, policies_sha256(path), time_limit, export_mps
                 )
         else:
-            plan_id, solution, recs = run_plan(engine, parsed, policies_sha256(path), time_limit)
+            plan_id, solution, recs = run_plan(
+                engine, parsed, policies_sha256(path), time_limit, export_mps
+            )
     objective, bound = usd(solution.cost), usd(solution.bound)
     if app.json_output:
         app.emit_json(
