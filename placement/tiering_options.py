@@ -29,6 +29,11 @@ from placement.tiering_prices import AUTO, LIFECYCLE_FORBIDDEN, S3_DAYS_BEFORE_I
 
 AUTO_IDLE_DAYS = 30  # untouched this long before automatic tiering cools an object
 
+# Archive classes that need a restore job before each read are only proposed for data
+# read at most this often: every read waits hours and is a billed restore request, which
+# no application reading daily tolerates, whatever the storage saving.
+MAX_RESTORES_PER_MONTH = 100
+
 
 @dataclass(frozen=True)
 class Rules:
@@ -104,6 +109,12 @@ def colder(
             f"{t.tier}: the average object ({g.avg_object_kb:,.0f} KB) is below its "
             f"{t.min_billable_kb} KB minimum billable size (lifecycle skips such objects, "
             "a copy would bill each as the minimum)"
+        )
+    if t.restore and access.requests[2] > MAX_RESTORES_PER_MONTH:
+        return [], (
+            f"{t.tier} needs a restore (hours) before every read and this data gets about "
+            f"{access.requests[2]:,.0f} reads a month at p90 (at most "
+            f"{MAX_RESTORES_PER_MONTH} restores a month are proposed)"
         )
     if t.restore and access.gb[1] * 12 > g.gb:
         return [], (
