@@ -151,12 +151,15 @@ def solve(problem: Problem, time_limit_s: float = 30.0, seed: int = 0) -> Soluti
     bound = lp.bound_micro_usd
     n_vars = sum(len(d.eligible) for d in problem.demands)
     left = time_limit_s - (time.perf_counter() - start)
-    if n_vars <= SMALL_PROBLEM_VARS and not unplaced and left > 0.05:
+    if n_vars <= SMALL_PROBLEM_VARS and left > 0.05:
+        # Every workload is freed, so a partial plan is only a hint: CP-SAT can place
+        # what rounding and greedy could not (e.g. 2 + 1 replicas over two regions).
         polished = polish(problem, plan, {d.id for d in problem.demands}, left)
         if polished.plan is not None:
             new_cost = plan_cost(problem, polished.plan).total
-            if new_cost < cost and validate(problem, polished.plan).ok:
-                plan, cost = polished.plan, new_cost
+            better = unplaced or new_cost < cost
+            if better and validate(problem, polished.plan).ok:
+                plan, cost, unplaced = polished.plan, new_cost, []
                 stages.append("cp-sat")
             if polished.optimal:
                 bound = max(bound or 0, polished.bound_micro_usd)
@@ -164,7 +167,8 @@ def solve(problem: Problem, time_limit_s: float = 30.0, seed: int = 0) -> Soluti
     violations = tuple(v for v in check.violations if not _is_unplaced(v, unplaced))
     if violations:
         raise SolverBug("solver plan fails validation: " + "; ".join(violations))
-    gap = (cost - bound) / bound if bound else None
+    # A partial plan's cost is not comparable with a bound on placing everything.
+    gap = (cost - bound) / bound if bound and not unplaced else None
     return Solution(
         plan=plan,
         cost=cost,
