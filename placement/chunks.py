@@ -67,14 +67,21 @@ class _Usage:
             for o in problem.offers
         }
         self.vcpu = [0.0] * len(problem.quotas)
+        self.commit = [0.0] * len(problem.commitments)
         self.moves = 0.0
         self.spend = 0.0
 
+    def use(self, oid: int, n: float, sign: float) -> None:
+        o = self.p.offer(oid)
+        for i in self.covering[oid]:
+            self.vcpu[i] += sign * n * o.vcpu
+        pool = self.p.commitment_of(oid)
+        if pool is not None:
+            self.commit[pool] += sign * n * self.p.commitments[pool].use_per_replica(o)
+
     def add(self, d: Demand, parts: Sequence[tuple[int, float]], sign: float = 1.0) -> None:
         for oid, n in parts:
-            o = self.p.offer(oid)
-            for i in self.covering[oid]:
-                self.vcpu[i] += sign * n * o.vcpu
+            self.use(oid, n, sign)
         whole = tuple((oid, round(n)) for oid, n in parts)
         if not d.must_move and is_move(d, whole):
             self.moves += sign
@@ -137,9 +144,7 @@ def _reserve(
     """What the LP gave `d`: its quota use, and its share of a move and of the move's
     spend (replicas moved / replicas), as the relaxation counted them."""
     for oid, v in frac:
-        o = usage.p.offer(oid)
-        for i in usage.covering[oid]:
-            usage.vcpu[i] += sign * v * o.vcpu
+        usage.use(oid, v, sign)
     if not d.must_move:
         for oid, v in frac:
             if oid != d.current_offer_id and v > EPS:
@@ -158,10 +163,17 @@ def _residual(problem: Problem, demands: list[Demand], used: _Usage, reserved: _
     spend = problem.max_one_off_micro_usd
     if spend is not None:
         spend -= round(used.spend) + math.ceil(max(reserved.spend, 0) - EPS)
+    # Commitments: what the fixed and solved workloads and the LP's share of the rest
+    # leave (a heuristic split; the plan's credit is recomputed on the whole plan).
+    commitments = tuple(
+        replace(c, capacity=max(0, c.capacity - math.ceil(used.commit[i] + reserved.commit[i])))
+        for i, c in enumerate(problem.commitments)
+    )
     return replace(
         problem,
         demands=tuple(demands),
         quotas=quotas,
+        commitments=commitments,
         max_moves=max(moves, 0) if moves is not None else None,
         max_one_off_micro_usd=max(spend, 0) if spend is not None else None,
     )

@@ -12,8 +12,10 @@ cost(plan) = Σ_w Σ_(o, n) [ n × hourly(o) × horizon          compute
   in-flight work, a cold cache and the re-provisioning time of an automated restart.
 - move: egress of the workload's data to the new region + a fixed move cost, charged
   once per distinct offer that is not today's (see `Demand.move_micro_usd`).
-
-Commitment coverage (design.md §6) is not modelled yet.
+- commitment credit (subtracted): for each commitment already bought, the matching
+  on-demand use it covers, min(capacity, use) per hour × its rate × horizon. Each offer
+  counts towards its most specific commitment only (`Problem.commitment_of`), so the
+  credit is linear in the plan, identical in every solver, and never double counted.
 """
 
 from __future__ import annotations
@@ -50,25 +52,38 @@ class Cost:
     compute: int
     risk: int
     moves: int
+    credit: int = 0  # commitments already paid for, subtracted
 
     @property
     def total(self) -> int:
-        return self.compute + self.risk + self.moves
+        return self.compute + self.risk + self.moves - self.credit
+
+
+def commitment_credit(problem: Problem, use: list[int]) -> int:
+    """Credit over the horizon for `use[i]` units per hour of commitment i."""
+    return sum(
+        min(c.capacity, u) * c.rate_micro_usd * problem.horizon_hours
+        for c, u in zip(problem.commitments, use, strict=True)
+    )
 
 
 def plan_cost(problem: Problem, plan: Plan) -> Cost:
     """The objective of `plan`; offers unknown to a demand's eligibility cost no move
     (the validator reports them)."""
     compute = risk = moves = 0
+    use = [0] * len(problem.commitments)
     demands = {d.id: d for d in problem.demands}
     for wid, parts in plan.items():
         d = demands.get(wid)
         seen: set[int] = set()
         for offer_id, n in parts:
             o = problem.offer(offer_id)
+            pool = problem.commitment_of(offer_id)
+            if pool is not None:
+                use[pool] += n * problem.commitments[pool].use_per_replica(o)
             compute += n * o.hourly_micro_usd * problem.horizon_hours
             risk += n * risk_micro_usd(o, problem.horizon_hours, problem.restart_micro_usd)
             if d is not None and offer_id not in seen and offer_id in d.eligible:
                 moves += d.move_cost(offer_id)
             seen.add(offer_id)
-    return Cost(compute, risk, moves)
+    return Cost(compute, risk, moves, commitment_credit(problem, use))

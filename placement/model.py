@@ -135,6 +135,7 @@ class Arrays:
     row_upper: F64
     matrix: sparse.csr_matrix
     integral: bool
+    credit_columns: tuple[str, ...] = ()  # names of the last columns: commitment credit
 
 
 def build_model(problem: Problem, integral: bool = False) -> tuple[mb.Model, Layout]:
@@ -222,17 +223,56 @@ def build_arrays(
         places = (region, zone, n_places)
         extra_cost = _exact_rows(problem, layout, rows, cap, counted, places, money)
 
-    n_cols = n_x + len(extra_cost)
+    credit_cost, credit_cap, credit_names = _credit_rows(
+        problem, layout, rows, n_x + len(extra_cost)
+    )
+    n_cols = n_x + len(extra_cost) + len(credit_cost)
     arrays = Arrays(
         np.zeros(n_cols),
-        np.concatenate([cap, np.ones(len(extra_cost))]),
-        _money(np.concatenate([cost, extra_cost]), money),
+        np.concatenate([cap, np.ones(len(extra_cost)), credit_cap]),
+        _money(np.concatenate([cost, extra_cost, credit_cost]), money),
         np.concatenate(rows.lo) if rows.lo else np.zeros(0),
         np.concatenate(rows.hi) if rows.hi else np.zeros(0),
         rows.matrix(n_cols),
         integral,
+        credit_names,
     )
     return arrays, layout
+
+
+def _credit_rows(
+    problem: Problem, layout: Layout, rows: _Rows, first: int
+) -> tuple[F64, F64, tuple[str, ...]]:
+    """One column per commitment some eligible offer draws on: c ≤ capacity and
+    c ≤ Σ use per replica × x, costing −rate × horizon (USD) per unit: the credit of
+    `placement.cost`, exact because c takes min(capacity, use) at the optimum."""
+    pool = np.array(
+        [-1 if (i := problem.commitment_of(o.id)) is None else i for o in problem.offers],
+        dtype=np.int64,
+    )[layout.offer]
+    costs: list[float] = []
+    caps: list[float] = []
+    names: list[str] = []
+    for i, c in enumerate(problem.commitments):
+        cols = np.nonzero(pool == i)[0].astype(np.int64)
+        if len(cols) == 0:
+            continue
+        use = np.array(
+            [c.use_per_replica(problem.offers[int(o)]) for o in layout.offer[cols]],
+            dtype=np.float64,
+        )
+        col = first + len(costs)
+        rows.add(  # c − Σ use × x ≤ 0
+            np.zeros(len(cols) + 1, dtype=np.int64),
+            np.concatenate([np.array([col]), cols]),
+            np.concatenate([np.ones(1), -use]),
+            np.array([-np.inf]),
+            np.zeros(1),
+        )
+        costs.append(-c.rate_micro_usd * problem.horizon_hours / MICRO)
+        caps.append(float(c.capacity))
+        names.append(c.name)
+    return np.array(costs), np.array(caps), tuple(names)
 
 
 def _column_caps(

@@ -10,7 +10,9 @@ and `lower_bound`. The one-off spend row is in micro-USD too.
 Columns: `x_<workload>_<offer id>` replicas of a workload on a price offer (`price_offer.id`
 in the store), then binaries `b0`, `b1`, … in the order `placement.model` adds them (one
 per new offer with a move cost, charged once; one per workload counted against the change
-budget; one per region or zone counted for a spread of three or more). Rows are `r0`, `r1`, …
+budget; one per region or zone counted for a spread of three or more), and last one
+`credit_<commitment>` per commitment already bought: the units it covers (negative cost:
+its rate × horizon). Rows are `r0`, `r1`, …
 """
 
 from __future__ import annotations
@@ -42,7 +44,9 @@ def write_mps(problem: Problem, path: Path) -> int:
         _name(f"x_{problem.demands[int(w)].id}_{problem.offers[int(o)].id}")
         for w, o in zip(layout.workload, layout.offer, strict=True)
     ]
-    names += [f"b{j}" for j in range(len(arrays.cost) - layout.n_x)]
+    binaries = len(arrays.cost) - layout.n_x - len(arrays.credit_columns)
+    names += [f"b{j}" for j in range(binaries)]
+    names += [_name(f"credit_{c}") for c in arrays.credit_columns]
     with path.open("w", encoding="utf-8") as out:
         for line in _lines(arrays, names):
             out.write(line + "\n")

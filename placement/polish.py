@@ -45,6 +45,8 @@ def polish(
     moves_left = problem.max_moves
     spend_left = problem.max_one_off_micro_usd
     fixed_cost = 0
+    commit_fixed = [0] * len(problem.commitments)
+    commit_terms: list[list[tuple[cp_model.IntVar, int]]] = [[] for _ in problem.commitments]
     budget_moves: list[cp_model.IntVar] = []
     budget_spend: list[tuple[cp_model.IntVar, int]] = []
     quota_terms: list[list[tuple[cp_model.IntVar, int]]] = [[] for _ in problem.quotas]
@@ -56,6 +58,9 @@ def polish(
             for oid, n in parts:
                 o = problem.offer(oid)
                 fixed_cost += n * unit_micro_usd(problem, o) + d.move_cost(oid)
+                pool = problem.commitment_of(oid)
+                if pool is not None:
+                    commit_fixed[pool] += n * problem.commitments[pool].use_per_replica(o)
                 for i in covering[oid]:
                     quota_room[i] -= n * o.vcpu
             if not d.must_move and any(i != d.current_offer_id for i, n in parts if n > 0):
@@ -79,6 +84,9 @@ def polish(
             m.add_hint(x, hint.get(oid, 0))
             mine.append((oid, x))
             objective.append((x, unit_micro_usd(problem, o)))
+            pool = problem.commitment_of(oid)
+            if pool is not None:
+                commit_terms[pool].append((x, problem.commitments[pool].use_per_replica(o)))
             for i in covering[oid]:
                 quota_terms[i].append((x, o.vcpu))
             region[(o.provider, o.region)].append(x)
@@ -110,6 +118,12 @@ def polish(
         m.add(sum(budget_moves) <= moves_left)
     if spend_left is not None:
         m.add(sum(c * y for y, c in budget_spend) <= spend_left)
+    for i, c in enumerate(problem.commitments):  # credit: min(capacity, use) × rate × horizon
+        if not commit_terms[i] and not commit_fixed[i]:
+            continue
+        covered = m.new_int_var(0, c.capacity, f"credit{i}")
+        m.add(covered <= commit_fixed[i] + sum(u * x for x, u in commit_terms[i]))
+        objective.append((covered, -c.rate_micro_usd * problem.horizon_hours))
     m.minimize(sum(c * v for v, c in objective))
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1

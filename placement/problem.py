@@ -69,7 +69,15 @@ class Demand:
     ignore them: `spot_policy` set `spot_share_cap`, `spread_policy` set `min_regions`
     and `zone_spread_policy` set `min_zones` ("" when none did, or when built by hand);
     `restricted_by` names the residency, latency, spot and capacity-exclusion policies
-    that ruled out at least one offer big enough for this demand.
+    that ruled out at least one offer big enough for this demand, and the change-budget
+    policies whose per-move thresholds (anti-churn) excluded one.
+
+    Sizing (`placement.sizing`; only explanations and recommendations read these):
+    `vcpu` and `memory_gib` are what one replica NEEDS (from recent utilization, or the
+    recorded size); `recorded_vcpu` and `recorded_memory_gib` are what the workload
+    records (None when built by hand), `sizing_note` says how the size was decided,
+    `undersized` is true when today's instance is smaller than the need (then moving is
+    required), and `idle_note` is the idle verdict in words ("" when not idle).
     """
 
     id: str
@@ -88,6 +96,11 @@ class Demand:
     spread_policy: str = ""
     zone_spread_policy: str = ""
     restricted_by: tuple[str, ...] = ()
+    recorded_vcpu: int | None = None
+    recorded_memory_gib: float | None = None
+    sizing_note: str = ""
+    undersized: bool = False
+    idle_note: str = ""
 
     def __post_init__(self) -> None:
         if len(self.eligible) != len(self.move_micro_usd):
@@ -130,6 +143,49 @@ class Quota:
 
 
 @dataclass(frozen=True)
+class Commitment:
+    """Capacity already paid for (reservation, savings plan, committed-use discount): the
+    first `capacity` units of matching ON-DEMAND use each hour cost nothing more.
+
+    `unit` is "vcpu" (reserved instances, resource CUDs: `capacity` vCPU, each covered
+    vCPU-hour worth `rate_micro_usd`, the cheapest matching on-demand price per vCPU-hour,
+    so credit is never overstated) or "usd" (savings plans, spend CUDs: `capacity`
+    micro-USD of on-demand price per hour, `rate_micro_usd` = 1). `region`, `family` and
+    `instance_type` narrow the scope when set. See `placement.cost` for the credit."""
+
+    name: str
+    provider: str
+    unit: str  # vcpu | usd
+    capacity: int
+    rate_micro_usd: int
+    region: str | None = None
+    family: str | None = None
+    instance_type: str | None = None
+
+    def covers(self, offer: Offer) -> bool:
+        return (
+            offer.purchase_option == "on_demand"
+            and offer.provider == self.provider
+            and self.region in (None, offer.region)
+            and self.family in (None, offer.family)
+            and self.instance_type in (None, offer.instance_type)
+        )
+
+    @property
+    def specificity(self) -> int:
+        """Narrower scopes first: instance type, then family, then region."""
+        return (
+            4 * (self.instance_type is not None)
+            + 2 * (self.family is not None)
+            + (self.region is not None)
+        )
+
+    def use_per_replica(self, offer: Offer) -> int:
+        """Units one replica on `offer` uses of this commitment, per hour."""
+        return offer.vcpu if self.unit == "vcpu" else offer.hourly_micro_usd
+
+
+@dataclass(frozen=True)
 class Infeasible:
     """A workload no offer can host, said in policy names."""
 
@@ -156,10 +212,25 @@ class Problem:
     infeasible: tuple[Infeasible, ...] = ()
     change_budget_policy: str = ""
     spend_budget_policy: str = ""
+    commitments: tuple[Commitment, ...] = ()
     _by_id: dict[int, Offer] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _pool: dict[int, int] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._by_id.update((o.id, o) for o in self.offers)
+        order = sorted(
+            range(len(self.commitments)), key=lambda i: (-self.commitments[i].specificity, i)
+        )
+        for o in self.offers:
+            for i in order:
+                if self.commitments[i].covers(o):
+                    self._pool[o.id] = i
+                    break
 
     def offer(self, offer_id: int) -> Offer:
         return self._by_id[offer_id]
+
+    def commitment_of(self, offer_id: int) -> int | None:
+        """Index of the one commitment that covers `offer_id` (the most specific one: a
+        usage counts towards one commitment only, so credits never double count)."""
+        return self._pool.get(offer_id)
