@@ -39,7 +39,15 @@ from placement.cost import unit_micro_usd  # noqa: E402
 from placement.greedy import greedy  # noqa: E402
 from placement.lp import solve_lp  # noqa: E402
 from placement.model import build_model  # noqa: E402
-from placement.problem import MICRO, Demand, Offer, Plan, Problem, Quota  # noqa: E402
+from placement.problem import (  # noqa: E402
+    MICRO,
+    Commitment,
+    Demand,
+    Offer,
+    Plan,
+    Problem,
+    Quota,
+)
 from placement.solve import Solution, SolverBug, solve  # noqa: E402
 from placement.validate import validate  # noqa: E402
 
@@ -137,7 +145,44 @@ def make_problem(n: int, seed: int) -> Problem:
         else Quota(p, g, None, int(cheapest_use[(p, g)] * 2) + 2000, "bench")
         for p, g in regions
     )
-    return Problem(HORIZON_HOURS, offers, tuple(demands), quotas, max_moves=int(n * 0.4))
+    return Problem(
+        HORIZON_HOURS,
+        offers,
+        tuple(demands),
+        quotas,
+        max_moves=int(n * 0.4),
+        commitments=_commitments(shell, demands, seed),
+    )
+
+
+def _commitments(shell: Problem, demands: list[Demand], seed: int) -> tuple[Commitment, ...]:
+    """Binding commitments bought for today's estate: vCPU reservations covering a quarter of
+    today's on-demand vCPU in 6 regions, and per cloud a spend plan covering 10% of
+    today's on-demand spend (drawn from their own stream: the rest of the instance does
+    not change)."""
+    rng = random.Random(seed + 1)
+    vcpu: dict[tuple[str, str], int] = defaultdict(int)
+    spend: dict[str, int] = defaultdict(int)
+    for d in demands:
+        o = shell.offer(d.current_offer_id) if d.current_offer_id is not None else None
+        if o is not None and o.purchase_option == "on_demand":
+            vcpu[(o.provider, o.region)] += o.vcpu * d.replicas
+            spend[o.provider] += o.hourly_micro_usd * d.replicas
+    out: list[Commitment] = []
+    for k, (prov, region) in enumerate(rng.sample(sorted(vcpu), min(6, len(vcpu)))):
+        rates = [
+            o.hourly_micro_usd // o.vcpu
+            for o in shell.offers
+            if (o.provider, o.region) == (prov, region) and o.purchase_option == "on_demand"
+        ]
+        out.append(
+            Commitment(f"ri{k}", prov, "vcpu", vcpu[(prov, region)] // 4, min(rates), region)
+        )
+    out.extend(
+        Commitment(f"plan-{prov}", prov, "usd", int(total * 0.1), 1)
+        for prov, total in sorted(spend.items())
+    )
+    return tuple(out)
 
 
 def _layout(p: Problem) -> tuple[list[dict[int, int]], dict[int, list[int]]]:

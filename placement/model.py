@@ -146,8 +146,8 @@ def build_model(problem: Problem, integral: bool = False) -> tuple[mb.Model, Lay
     helper.fill_model_from_sparse_data(
         arrays.lower, arrays.upper, arrays.cost, arrays.row_lower, arrays.row_upper, arrays.matrix
     )
-    if integral:
-        for j in range(len(arrays.cost)):
+    if integral:  # credit columns stay continuous: they take min(capacity, use) anyway
+        for j in range(len(arrays.cost) - len(arrays.credit_columns)):
             helper.set_var_integrality(j, True)
     return model, layout
 
@@ -257,7 +257,10 @@ def _credit_rows(
         cols = np.nonzero(pool == i)[0].astype(np.int64)
         if len(cols) == 0:
             continue
-        use = np.array(
+        # Spend commitments are counted in USD per hour here (not micro-USD), so the
+        # matrix keeps coefficients of a sane size for the solver.
+        scale = 1.0 if c.unit == "vcpu" else 1.0 / MICRO
+        use = scale * np.array(
             [c.use_per_replica(problem.offers[int(o)]) for o in layout.offer[cols]],
             dtype=np.float64,
         )
@@ -269,8 +272,8 @@ def _credit_rows(
             np.array([-np.inf]),
             np.zeros(1),
         )
-        costs.append(-c.rate_micro_usd * problem.horizon_hours / MICRO)
-        caps.append(float(c.capacity))
+        costs.append(-c.rate_micro_usd * problem.horizon_hours / MICRO / scale)
+        caps.append(c.capacity * scale)
         names.append(c.name)
     return np.array(costs), np.array(caps), tuple(names)
 

@@ -11,8 +11,9 @@ Columns: `x_<workload>_<offer id>` replicas of a workload on a price offer (`pri
 in the store), then binaries `b0`, `b1`, … in the order `placement.model` adds them (one
 per new offer with a move cost, charged once; one per workload counted against the change
 budget; one per region or zone counted for a spread of three or more), and last one
-`credit_<commitment>` per commitment already bought: the units it covers (negative cost:
-its rate × horizon). Rows are `r0`, `r1`, …
+`credit_<commitment>` per commitment already bought, continuous: the units it covers
+(vCPU, or USD per hour of on-demand price for spend commitments), at a negative cost of
+its rate × horizon. Rows are `r0`, `r1`, …
 """
 
 from __future__ import annotations
@@ -63,16 +64,17 @@ def _lines(a: Arrays, names: list[str]) -> Iterator[str]:
     for i, kind in enumerate(kinds):
         yield f" {'L' if kind == 'R' else kind} r{i}"
     yield "COLUMNS"
-    if a.integral:
-        yield " MARKER 'MARKER' 'INTORG'"
     csc = a.matrix.tocsc()
+    n_int = len(names) - len(a.credit_columns) if a.integral else 0
     for j, name in enumerate(names):
+        if j == 0 and n_int:
+            yield " MARKER 'MARKER' 'INTORG'"
         if a.cost[j] != 0:
             yield f" {name} cost {_num(a.cost[j])}"
         for k in range(csc.indptr[j], csc.indptr[j + 1]):
             yield f" {name} r{csc.indices[k]} {_num(csc.data[k])}"
-    if a.integral:
-        yield " MARKER 'MARKER' 'INTEND'"
+        if j == n_int - 1:
+            yield " MARKER 'MARKER' 'INTEND'"
     yield "RHS"
     for i, kind in enumerate(kinds):
         rhs = a.row_lower[i] if kind in ("E", "G") else a.row_upper[i]
