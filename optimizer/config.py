@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from placement.sizing import SizingSettings
 from store.errors import ConfigError
 
 ENV_CONFIG = "OPTIMIZER_CONFIG"
@@ -54,10 +55,29 @@ class RunSettings(_Strict):
     stale_after_hours: float = Field(default=48.0, gt=0)
 
 
+class SizingConfig(_Strict):
+    """`[sizing]`: how `optimizer plan` sizes workloads from recent utilization until
+    forecasts exist (issue #4). See `placement.sizing` for the rules."""
+
+    enabled: bool = True
+    window_days: int = Field(default=14, ge=1, le=366)
+    target_cpu: float = Field(default=0.7, gt=0, le=1)
+    target_memory: float = Field(default=0.8, gt=0, le=1)
+
+    def settings(self) -> SizingSettings:
+        return SizingSettings(
+            window_days=self.window_days,
+            target_cpu=self.target_cpu,
+            target_memory=self.target_memory,
+            enabled=self.enabled,
+        )
+
+
 class Config(_Strict):
     store: StoreSettings = StoreSettings()
     run: RunSettings = RunSettings()
     policies: PolicySettings = PolicySettings()
+    sizing: SizingConfig = SizingConfig()
     sources: list[Source] = Field(default_factory=list)
     base_dir: Path = Path(".")
 

@@ -2,8 +2,12 @@
 
 Reads the workload, the current price offers that fit it, region facts and measured
 latency from the store, and asks `policies.evaluate` for each offer's verdict. The
-offers that fit are those with at least the workload's vCPU and memory per replica
-(sizing from forecasts arrives with the placement builder, issue #3).
+offers that fit are those with at least the vCPU and memory one replica needs, sized
+exactly as the placement builder sizes it (`placement.sizing`: p90 of recent
+utilization, or the recorded size), and the change-budget policies' per-move thresholds
+(anti-churn, `placement.sizing_churn`) rule out the allowed offers that save too little
+or pay back too slowly against today's, unless moving is required: the same rules, the
+same numbers as `placement.build`.
 """
 
 from __future__ import annotations
@@ -14,9 +18,25 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
+from placement.build import compliance_move, offer_from_row, side_limits
 from placement.facts import load_network_facts, offer_facts, workload_facts
+from placement.problem import Offer
+from placement.sizing import (
+    Sizing,
+    SizingSettings,
+    beyond_largest,
+    idle_reason,
+    size_workload,
+)
+from placement.sizing_churn import (
+    DEFAULT_MOVE_FIXED_USD,
+    ChurnRules,
+    micro_usd,
+    move_micro_usd,
+)
+from placement.sizing_facts import load_usage
 from policies import PolicyFile
 from policies.evaluate import Reason, applicable, evaluate, side_constraints
 from store.errors import ConfigError
@@ -37,6 +57,9 @@ class Explanation:
     side_constraints: list[Reason]
     cheapest: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    sizing: dict[str, Any] = field(default_factory=dict)
+    idle: str = ""
+    compliance_move: bool = False
 
 
 def _workload(engine: Engine, name: str) -> Workload:
@@ -56,22 +79,67 @@ def _workload(engine: Engine, name: str) -> Workload:
     return Workload.model_validate(row._mapping)
 
 
-def explain_workload(engine: Engine, policies: PolicyFile, name: str, top: int = 5) -> Explanation:
-    w = _workload(engine, name)
-    facts = workload_facts(w)
+def _sizing(engine: Engine, w: Workload, settings: SizingSettings) -> tuple[Sizing, str]:
     with engine.connect() as conn:
-        network = load_network_facts(conn)
-        offers = conn.execute(
+        only = [w.series_id] if w.series_id else []
+        usage, _ = load_usage(conn, settings, only=only)
+    samples = usage.get(w.series_id or "")
+    sz = size_workload(w.vcpu, w.memory_gib, w.replicas, samples, settings)
+    return sz, idle_reason(w.vcpu, w.memory_gib, w.replicas, samples, settings)
+
+
+def _fitting(conn: Connection, sz: Sizing) -> list[Any]:
+    return list(
+        conn.execute(
             sa.select(OFFERS).where(
                 OFFERS.c.valid_to.is_(None),
-                OFFERS.c.vcpu >= w.vcpu,
-                OFFERS.c.memory_gib >= w.memory_gib,
+                OFFERS.c.vcpu >= sz.vcpu,
+                OFFERS.c.memory_gib >= sz.memory_gib,
+            )
+        ).all()
+    )
+
+
+def _today(offers: list[Any], w: Workload) -> Offer | None:
+    """Today's offer as the builder finds it (the last current row of its key)."""
+    key = (w.provider, w.region, w.zone or "", w.instance_type, w.purchase_option)
+    found = [o for o in offers if (o.provider, o.region, o.zone or "", o.instance_type,
+                                   o.purchase_option) == key]  # fmt: skip
+    return offer_from_row(max(found, key=lambda o: o.id)) if found else None
+
+
+def explain_workload(
+    engine: Engine,
+    policies: PolicyFile,
+    name: str,
+    top: int = 5,
+    sizing: SizingSettings | None = None,
+    move_fixed_usd: Decimal = DEFAULT_MOVE_FIXED_USD,
+) -> Explanation:
+    """`sizing` and `move_fixed_usd` must be what `optimizer plan` uses for the verdicts
+    to agree with the plan (defaults: the builder's defaults). Counts are over every
+    fitting offer; the builder then keeps only the cheapest eligible one per provider ×
+    region × family × purchase option, so an offer eligible there is eligible here."""
+    w = _workload(engine, name)
+    facts = workload_facts(w)
+    sz, idle = _sizing(engine, w, sizing or SizingSettings())
+    with engine.connect() as conn:
+        network = load_network_facts(conn)
+        offers = _fitting(conn, sz)
+        if not offers and sz.sized:  # as the builder: never size into infeasibility
+            sz = beyond_largest(sz)
+            offers = _fitting(conn, sz)
+        same_type = conn.execute(
+            sa.select(OFFERS).where(
+                OFFERS.c.valid_to.is_(None),
+                OFFERS.c.provider == w.provider,
+                OFFERS.c.instance_type == w.instance_type,
             )
         ).all()
     chosen = applicable(policies, facts)
     ruled: Counter[str] = Counter()
     examples: dict[str, list[str]] = defaultdict(list)
-    eligible: list[tuple[Decimal, Any]] = []
+    allowed: list[tuple[Any, Offer]] = []
     notes: set[str] = set()
     for o in offers:
         offer = offer_facts(o)
@@ -81,9 +149,35 @@ def explain_workload(engine: Engine, policies: PolicyFile, name: str, top: int =
             if len(examples[reason.policy]) < 3 and reason.text not in examples[reason.policy]:
                 examples[reason.policy].append(reason.text)
         if verdict.allowed:
-            eligible.append((o.usd_per_hour, o))
+            allowed.append((o, offer_from_row(o)))
             notes.update(f"{n.policy}: {n.text}" for n in verdict.notes)
+    today = _today(list(same_type), w)
+    today_allowed = today is not None and any(p.id == today.id for _, p in allowed)
+    cap, min_regions, min_zones = side_limits(chosen)
+    replicas = int(w.replicas)
+    must_move = compliance_move(
+        today, today_allowed, cap, min(min_regions, replicas), min(min_zones, replicas), replicas
+    )
+    churn = ChurnRules.of(chosen)
+    fixed = micro_usd(move_fixed_usd)
+    eligible: list[tuple[Decimal, Any]] = []
+    for row, cand in allowed:
+        if not must_move and today is not None and cand.id != today.id:
+            move = move_micro_usd(
+                network.egress, (w.provider, w.region), (cand.provider, cand.region),
+                float(w.data_gb or 0.0), fixed,
+            )  # fmt: skip
+            refused = churn.blockers(replicas, today, cand, move)
+            for policy in refused:
+                ruled[policy] += 1
+                text = "not worth moving: " + churn.text(replicas, today, cand, move)
+                if len(examples[policy]) < 3:
+                    examples[policy].append(text)
+            if refused:
+                continue
+        eligible.append((row.usd_per_hour, row))
     eligible.sort(key=lambda e: (e[0], e[1].provider, e[1].region, e[1].instance_type))
+    first = [f"sizing: {sz.note}"] + ([f"idle: {idle}"] if idle else [])
     return Explanation(
         workload={
             "name": w.name,
@@ -108,5 +202,15 @@ def explain_workload(engine: Engine, policies: PolicyFile, name: str, top: int =
             }
             for price, o in eligible[:top]
         ],
-        notes=sorted(notes)[:5],
+        notes=first + sorted(notes)[:5],
+        sizing={
+            "vcpu": sz.vcpu,
+            "memory_gib": sz.memory_gib,
+            "recorded_vcpu": sz.recorded_vcpu,
+            "recorded_memory_gib": sz.recorded_memory_gib,
+            "from_utilization": sz.sized,
+            "note": sz.note,
+        },
+        idle=idle,
+        compliance_move=must_move,
     )

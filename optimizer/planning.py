@@ -4,7 +4,10 @@ recommendations in the store in one transaction.
 Identity: a recommendation whose fingerprint is already `proposed` from an earlier plan
 is the same recommendation; it moves to the new plan (its numbers refreshed) instead of
 being inserted again. Earlier `proposed` ones the new plan no longer makes become
-`superseded`.
+`superseded` (for the kinds a plan re-decides, `KINDS`, `idle` included).
+
+Sizing (`[sizing]` of optimizer.toml) feeds the builder; `idle` recommendations
+(`placement.sizing_idle`) are written in the same plan and transaction.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from placement.mps import write_mps
 from placement.problem import MICRO, Problem
 from placement.recommend import Recommendation as Rec
 from placement.recommend import recommend
+from placement.sizing import SizingSettings
+from placement.sizing_idle import idle_recommendations
 from placement.solve import Solution, solve
 from placement.tiering_decide import decide, rules_for, to_recommendation
 from placement.tiering_facts import load_tiering_inputs
@@ -31,7 +36,7 @@ from store.models.operations import Plan, Recommendation
 from store.types import utcnow
 
 ACTOR = "optimizer plan"
-KINDS = ("move", "purchase-option", "resize", "tiering")  # the kinds a plan re-decides
+KINDS = ("move", "purchase-option", "resize", "tiering", "idle")  # the kinds a plan re-decides
 
 
 def rec_dict(row: Recommendation) -> dict[str, Any]:
@@ -74,6 +79,27 @@ def _details(problem: Problem, solution: Solution, recs: list[Rec]) -> dict[str,
         ],
         "recommendations": len(recs),
         "compliance_moves": sum(1 for r in recs if r.compliance),
+        "sizing": _sizing_details(problem),
+    }
+
+
+def _sizing_details(problem: Problem) -> dict[str, Any]:
+    """How the demands were sized: from samples, or the recorded size kept."""
+    sized = [d for d in problem.demands if d.sizing_note.startswith("sized ")]
+    smaller = [
+        d
+        for d in sized
+        if d.vcpu <= (d.recorded_vcpu or 0)
+        and d.memory_gib <= (d.recorded_memory_gib or 0.0)
+        and (d.vcpu, d.memory_gib) != (d.recorded_vcpu, d.recorded_memory_gib)
+    ]
+    return {
+        "sized_from_utilization": len(sized),
+        "recorded_size_kept": len(problem.demands) - len(sized),
+        "smaller_than_recorded": len(smaller),
+        "needs_more_than_today": sum(1 for d in problem.demands if d.undersized),
+        "idle": sum(1 for d in problem.demands if d.idle_note),
+        "source": "p90 of recent utilization; no forecast yet (issue #4)",
     }
 
 
@@ -98,15 +124,17 @@ def run_plan(
     policies_sha: str | None,
     time_limit_s: float = 30.0,
     export_mps: Path | None = None,
+    sizing: SizingSettings | None = None,
 ) -> tuple[int, Solution, list[dict[str, Any]]]:
     """(plan id, the solver's solution, the plan's recommendations as dicts, largest
     monthly saving first). `export_mps` also writes the exact model there, before
-    solving, so an infeasible model can be audited too."""
-    problem = build_problem(engine, policy_file)
+    solving, so an infeasible model can be audited too. `sizing`: the `[sizing]`
+    settings (defaults when None)."""
+    problem = build_problem(engine, policy_file, sizing=sizing)
     if export_mps is not None:
         write_mps(problem, export_mps)
     solution = solve(problem, time_limit_s=time_limit_s)
-    recs = recommend(problem, solution)
+    recs = [*recommend(problem, solution), *idle_recommendations(problem)]
     tiering, tiering_details = plan_tiering(engine, policy_file)
     recs = sorted([*recs, *tiering], key=lambda r: (-r.monthly_savings, r.kind, r.subject))
     now = utcnow()

@@ -78,6 +78,7 @@ def explain(r: dict[str, Any]) -> list[str]:
         "move": "Move",
         "purchase-option": "Change the purchase option of",
         "resize": "Resize",
+        "idle": "Confirm with its owner, then stop or delete the idle workload",
     }.get(r["kind"], "Change")
     lines = [
         f"Recommendation {r['id']} ({r['status']}, plan {r['plan_id']}): {verb} {r['subject']}.",

@@ -10,9 +10,12 @@ Pure: reads a `Problem` and a `Solution`, touches no store. Money here is `Decim
 - one-off cost = the move cost of every distinct new offer (egress + fixed move cost);
 - payback days = one-off / daily saving (daily = monthly × 12 / 365), None with no saving.
 
-Kinds: `move` (another provider or region, or today's offer unknown), `purchase-option`
-(same region and instance type, another purchase option) and `resize` (same region,
-another instance type). `fingerprint` hashes the workload name and the proposed offers
+Kinds: `move` (another provider or region, or today's offer unknown; a move that also
+changes size stays a `move`, its reasons carry the sizing), `purchase-option` (same
+region and instance type, another purchase option) and `resize` (same region, another
+instance type: a smaller or bigger one when sizing from utilization asks for it, see
+`placement.sizing`). Idle workloads get an `idle` recommendation on top, see
+`placement.sizing_idle`. `fingerprint` hashes the workload name and the proposed offers
 (by what they are, not by price-row id) so a recommendation keeps its identity across runs.
 """
 
@@ -35,7 +38,7 @@ MAX_ALTERNATIVES = 3
 @dataclass(frozen=True)
 class Recommendation:
     fingerprint: str
-    kind: str  # move | purchase-option | resize
+    kind: str  # move | purchase-option | resize | idle
     subject: str  # the workload's name
     current: dict[str, Any]
     proposed: dict[str, Any]
@@ -70,7 +73,8 @@ def monthly_micro_usd(problem: Problem, parts: Parts) -> int:
     return total
 
 
-def _placement(problem: Problem, parts: Parts) -> dict[str, Any]:
+def placement_dict(problem: Problem, parts: Parts) -> dict[str, Any]:
+    """One side of a recommendation (today or proposed) as JSON-ready data."""
     return {
         "offers": [
             {
@@ -167,7 +171,14 @@ def _reasons(
             f"price: {_money(usd(today_monthly))}/month today → {_money(usd(new_monthly))}"
             f"/month proposed ({'−' if delta >= 0 else '+'}{_money(abs(usd(delta)))}/month)"
         )
-    if d.must_move:
+    if d.must_move and d.undersized:
+        today = problem.offer(d.current_offer_id) if d.current_offer_id is not None else None
+        has = f"{today.vcpu} vCPU / {today.memory_gib:g} GiB" if today else "unknown"
+        out.append(
+            f"required by sizing: today's instance ({has}) is smaller than one replica "
+            f"needs ({d.vcpu} vCPU / {d.memory_gib:g} GiB)"
+        )
+    elif d.must_move:
         out.append(
             "required by policy: today's placement breaks this workload's policies "
             "(ineligible or unknown offer, too much spot, or too little spread)"
@@ -193,10 +204,11 @@ def _reasons(
         )
     if d.min_regions > 1 or d.min_zones > 1:
         out.append(f"spread: at least {d.min_regions} region(s) and {d.min_zones} zone(s) kept")
-    out.append(
-        "range: p10 and p90 equal p50 until demand forecasts arrive (issue #4); "
-        "sizing uses today's recorded vCPU and memory"
-    )
+    if d.sizing_note:
+        out.append(
+            d.sizing_note if d.sizing_note.startswith("sized ") else f"sizing: {d.sizing_note}"
+        )
+    out.append("range: p10 and p90 equal p50 until demand forecasts arrive (issue #4)")
     return tuple(out)
 
 
@@ -223,8 +235,8 @@ def recommend(problem: Problem, solution: Solution) -> list[Recommendation]:
                 fingerprint=fingerprint(problem, d.id, parts),
                 kind=_kind(problem, current, parts),
                 subject=d.id,
-                current=_placement(problem, today) if today else {"offers": [], "replicas": 0},
-                proposed=_placement(problem, parts),
+                current=placement_dict(problem, today) if today else {"offers": [], "replicas": 0},
+                proposed=placement_dict(problem, parts),
                 monthly_savings=saving,
                 monthly_savings_p10=saving,
                 monthly_savings_p90=saving,

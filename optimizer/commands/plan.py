@@ -66,26 +66,29 @@ def plan(
 ) -> None:
     """Solve the placement of every workload and record a plan with its recommendations.
 
-    Recommendations (move, purchase-option, resize, and tiering for storage groups) carry
-    monthly savings over a 730-hour month, one-off cost, payback, reasons and the
-    next-best alternatives. The objective and its lower bound are USD over the horizon
+    Recommendations (move, purchase-option, resize, idle, and tiering for storage groups)
+    carry monthly savings over a 730-hour month, one-off cost, payback, reasons and the
+    next-best alternatives. Workloads are sized from the p90 of recent utilization
+    ([sizing] in optimizer.toml). The objective and its lower bound are USD over the horizon
     (730 hours) and cover placement only.
     """
+    from optimizer.config import load_config
     from optimizer.planning import run_plan, usd
     from policies import load_policies, policies_sha256
 
     path = _policy_file(app, policies_path)
     parsed = load_policies(path)
+    sizing = load_config(app.config_path).sizing.settings()
     engine = app.engine()
     with _native_stdout_to_stderr():
         if app.show_progress:
             with app.err.status("Building and solving the placement problem…"):
                 plan_id, solution, recs = run_plan(
-                    engine, parsed, policies_sha256(path), time_limit, export_mps
+                    engine, parsed, policies_sha256(path), time_limit, export_mps, sizing
                 )
         else:
             plan_id, solution, recs = run_plan(
-                engine, parsed, policies_sha256(path), time_limit, export_mps
+                engine, parsed, policies_sha256(path), time_limit, export_mps, sizing
             )
     objective, bound = usd(solution.cost), usd(solution.bound)
     if app.json_output:
@@ -143,6 +146,15 @@ def plan(
     )
     for item in infeasible[:5]:
         app.out.print(f"  {item['workload']}: {item['text']}")
+    sizing_facts = details.get("sizing") or {}
+    if sizing_facts:
+        app.out.print(
+            f"sizing: {sizing_facts.get('sized_from_utilization', 0)} workload(s) sized from "
+            f"recent utilization ({sizing_facts.get('smaller_than_recorded', 0)} smaller than "
+            f"recorded, {sizing_facts.get('needs_more_than_today', 0)} need more than today's "
+            f"instance), {sizing_facts.get('recorded_size_kept', 0)} kept their recorded size; "
+            f"{sizing_facts.get('idle', 0)} idle; no forecast yet (issue #4)"
+        )
     tiering = details.get("tiering") or {}
     if tiering:
         app.out.print(
