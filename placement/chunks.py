@@ -25,7 +25,7 @@ from placement.problem import Demand, Problem
 from placement.restricted import mip_polish, shortlist
 from placement.validate import is_move
 
-CHUNK = 400
+CHUNK = 150
 EPS = 1e-6
 
 

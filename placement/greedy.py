@@ -17,6 +17,7 @@ Ties break on offer id and workload name, so the same problem gives the same pla
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -142,7 +143,9 @@ def _fits(state: _State, parts: Parts) -> bool:
     return all(state.room(state.p.offer(i)) >= n for i, n in parts)
 
 
-def greedy(problem: Problem) -> GreedyResult:
+def greedy(problem: Problem, deadline: float | None = None) -> GreedyResult:
+    """Greedy's plan; past `deadline` (a `time.perf_counter()` value) the eviction repair
+    stops and what it has not placed stays unplaced (so the caller's time limit holds)."""
     state = _State(problem)
     order = sorted(problem.demands, key=lambda d: (len(d.eligible), -d.replicas * d.vcpu, d.id))
     pending: list[Demand] = []
@@ -183,7 +186,7 @@ def greedy(problem: Problem) -> GreedyResult:
             state.put(d, stay)
     still: list[str] = []
     for d in unplaced:  # 4. repair
-        if not _repair(state, d):
+        if (deadline is not None and time.perf_counter() > deadline) or not _repair(state, d):
             still.append(d.id)
     plan = {d.id: state.plan[d.id] for d in problem.demands if d.id in state.plan}
     return GreedyResult(plan, tuple(sorted(still)))

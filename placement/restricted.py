@@ -28,7 +28,7 @@ from placement.problem import Demand, Plan, Problem
 # Options kept per workload beyond those the LP uses and today's offer.
 EXTRA_PER_WORKLOAD = 2
 # Stop when the shortlist MIP is proven this close to its own optimum.
-MIP_REL_GAP = 0.001
+MIP_REL_GAP = 0.01
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from placement.chunks import lp_guided, round_workload
 from placement.conflicts import explain_infeasibility
 from placement.cost import plan_cost
 from placement.greedy import Parts, _fits, _repair, _State, greedy
-from placement.lp import LPResult, solve_lp
+from placement.lp import LPError, LPResult, solve_lp
 from placement.polish import polish
 from placement.problem import Demand, Plan, Problem
 from placement.validate import regions_covered, validate, zones_covered
@@ -36,7 +36,10 @@ EPS = 1e-6
 # Of the time limit: at most this share for the LP, and this share kept back for the
 # fallback (rounding, repair, greedy) and the validator.
 LP_SHARE = 0.6
-REPAIR_SHARE = 0.1
+REPAIR_SHARE = 0.15
+# Greedy's eviction repair stops at this share of the time limit: it runs for the
+# "never costlier than greedy" check after the LP-based plan, inside the same limit.
+GREEDY_DEADLINE = 0.9
 
 
 class SolverBug(RuntimeError):
@@ -125,30 +128,39 @@ def solve(problem: Problem, time_limit_s: float = 30.0, seed: int = 0) -> Soluti
     del seed
     start = time.perf_counter()
     try:
-        lp = solve_lp(problem, time_limit_s=time_limit_s * LP_SHARE)
+        lp: LPResult | None = solve_lp(problem, time_limit_s=time_limit_s * LP_SHARE)
     except InfeasiblePlacement:
         conflict = explain_infeasibility(problem, time_limit_s=min(10.0, time_limit_s))
         if conflict.found:
             raise InfeasiblePlacement(conflict.message(), fix=conflict.fix()) from None
         raise
+    except LPError:  # out of time before any LP point: greedy below, and no bound
+        lp = None
     left = time_limit_s * (1 - REPAIR_SHARE) - (time.perf_counter() - start)
-    guided = lp_guided(problem, lp, left, _round_and_repair) if lp.optimal else None
+    guided = lp_guided(problem, lp, left, _round_and_repair) if lp and lp.optimal else None
     note = ""
     unplaced: list[str] = []
+    plan: dict[str, Parts] = {}
+    stages: list[str] = []
     if guided is not None:
         plan, stages = guided[0], ["lp", "mip"]
         note = guided[1]
-    else:
+    elif lp is not None:
         plan, unplaced = _round_and_repair(problem, lp)
         stages = ["lp", "round", "repair"]
         note = "the chunked MIP found no plan in time; LP rounding and repair used"
     cost = plan_cost(problem, plan).total
-    base = greedy(problem)
-    greedy_cost = plan_cost(problem, base.plan).total
-    if validate(problem, base.plan).ok and (unplaced or greedy_cost < cost):
-        plan, unplaced, cost, stages = dict(base.plan), list(base.unplaced), greedy_cost, ["greedy"]
+    base = greedy(problem, deadline=start + time_limit_s * GREEDY_DEADLINE)
+    greedy_ok = validate(problem, base.plan).ok
+    if lp is None:
+        plan, unplaced, stages = dict(base.plan), list(base.unplaced), ["greedy"]
+        cost = plan_cost(problem, plan).total
+        note = "the LP relaxation did not finish in time: greedy's plan, and no bound"
+    elif greedy_ok and (unplaced or plan_cost(problem, base.plan).total < cost):
+        plan, unplaced, stages = dict(base.plan), list(base.unplaced), ["greedy"]
+        cost = plan_cost(problem, plan).total
         note = "the LP-based plan was worse than greedy's; greedy's plan returned"
-    bound = lp.bound_micro_usd
+    bound = lp.bound_micro_usd if lp is not None else None
     n_vars = sum(len(d.eligible) for d in problem.demands)
     left = time_limit_s - (time.perf_counter() - start)
     if n_vars <= SMALL_PROBLEM_VARS and left > 0.05:
@@ -176,7 +188,7 @@ def solve(problem: Problem, time_limit_s: float = 30.0, seed: int = 0) -> Soluti
         gap=gap,
         solver="+".join(stages),
         seconds=time.perf_counter() - start,
-        lp_seconds=lp.seconds,
+        lp_seconds=lp.seconds if lp is not None else 0.0,
         unplaced=tuple(sorted(unplaced)),
         violations=violations,
         note=note,
