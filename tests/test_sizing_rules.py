@@ -13,8 +13,8 @@ from sqlmodel import Session, select
 
 from optimizer.explain import explain_workload
 from optimizer.planning import run_plan
-from placement.build import build_problem
-from policies import PolicyFile
+from placement.build import build_problem, micro_usd
+from policies import PolicyFile, load_policies
 from store.models import UsageSample
 from store.models.operations import Recommendation
 from tests.conftest import run_cli
@@ -117,3 +117,18 @@ def test_anti_churn_thresholds(sqlite_engine: Engine, rules: PolicyFile, moves: 
     if not moves:
         assert blamed[0].startswith("not worth moving: aws:eu-central-1 m.large on_demand: saves")
     assert e.sizing["vcpu"] == small.vcpu and e.sizing["memory_gib"] == small.memory_gib
+
+
+def test_policy_explain_agrees_with_the_builder_on_the_demo(demo_store: Engine) -> None:
+    rules = load_policies(Path(__file__).parents[1] / "examples/policies/all.yaml")
+    problem = build_problem(demo_store, rules)
+    assert any(d.restricted_by for d in problem.demands)
+    for d in problem.demands:
+        e = explain_workload(demo_store, rules, d.id, top=1)
+        assert (e.sizing["vcpu"], e.sizing["memory_gib"]) == (d.vcpu, d.memory_gib), d.id
+        assert e.compliance_move == d.must_move, d.id
+        # Every policy the builder blames, explain names too (it looks at every offer).
+        assert set(d.restricted_by) <= set(e.ruled_out_by), d.id
+        cheapest = min(problem.offer(o).hourly_micro_usd for o in d.eligible)
+        assert micro_usd(Decimal(e.cheapest[0]["usd_per_hour"])) == cheapest, d.id
+        assert e.eligible >= len(d.eligible), d.id
