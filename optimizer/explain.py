@@ -161,7 +161,8 @@ def explain_workload(
     churn = ChurnRules.of(chosen)
     fixed = micro_usd(move_fixed_usd)
     eligible: list[tuple[Decimal, Any]] = []
-    for row, cand in allowed:
+    # Cheapest first: the examples then show the best moves the thresholds refuse.
+    for row, cand in sorted(allowed, key=lambda a: (a[1].hourly_micro_usd, a[1].id)):
         if not must_move and today is not None and cand.id != today.id:
             move = move_micro_usd(
                 network.egress, (w.provider, w.region), (cand.provider, cand.region),
