@@ -13,7 +13,7 @@ same numbers as `placement.build`.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from placement.build import compliance_move, offer_from_row, side_limits
+from placement.commitments import NEW_PURCHASE_OPTIONS, NO_NEW_COMMITMENTS
 from placement.facts import load_network_facts, offer_facts, workload_facts
 from placement.problem import Offer
 from placement.sizing import (
@@ -100,6 +101,10 @@ def _fitting(conn: Connection, sz: Sizing) -> list[Any]:
     )
 
 
+def _row_of(rows: Any, offer: Offer) -> Any:
+    return next(r for r in rows if r.id == offer.id)
+
+
 def _today(offers: list[Any], w: Workload) -> Offer | None:
     """Today's offer as the builder finds it (the last current row of its key)."""
     key = (w.provider, w.region, w.zone or "", w.instance_type, w.purchase_option)
@@ -136,6 +141,17 @@ def explain_workload(
                 OFFERS.c.instance_type == w.instance_type,
             )
         ).all()
+        today = _today(list(same_type), w)
+        holds = today is not None and today.vcpu >= w.vcpu and today.memory_gib >= w.memory_gib
+        if (
+            holds
+            and today is not None
+            and (today.vcpu < sz.vcpu or today.memory_gib < sz.memory_gib)
+        ):
+            # As the builder: an undersized workload is planned at its recorded size
+            # (the note still says what it needs: upsizing is advice).
+            sz = replace(sz, vcpu=int(w.vcpu), memory_gib=float(w.memory_gib))
+            offers = _fitting(conn, sz)
     chosen = applicable(policies, facts)
     ruled: Counter[str] = Counter()
     examples: dict[str, list[str]] = defaultdict(list)
@@ -151,8 +167,28 @@ def explain_workload(
         if verdict.allowed:
             allowed.append((o, offer_from_row(o)))
             notes.update(f"{n.policy}: {n.text}" for n in verdict.notes)
-    today = _today(list(same_type), w)
-    today_allowed = today is not None and any(p.id == today.id for _, p in allowed)
+    # As the builder: today's instance stays eligible while it holds what the workload
+    # records (upsizing is advice), if the policies allow it.
+    today_allowed = (
+        today is not None
+        and today.vcpu >= w.vcpu
+        and today.memory_gib >= w.memory_gib
+        and evaluate(chosen, facts, offer_facts(today), network.region, network.rtt).allowed
+    )
+    if today is not None and today_allowed and all(p.id != today.id for _, p in allowed):
+        allowed.append((_row_of(same_type, today), today))
+    # New commitments are not bought by placement (placement.commitments).
+    for row, cand in list(allowed):
+        if cand.purchase_option not in NEW_PURCHASE_OPTIONS and (
+            today is None or cand.id != today.id
+        ):
+            allowed.remove((row, cand))
+            ruled[NO_NEW_COMMITMENTS] += 1
+            if len(examples[NO_NEW_COMMITMENTS]) < 1:
+                examples[NO_NEW_COMMITMENTS].append(
+                    f"{cand.purchase_option} offers are a purchase decision: placement only "
+                    "keeps a commitment a workload already runs on"
+                )
     cap, min_regions, min_zones = side_limits(chosen)
     replicas = int(w.replicas)
     must_move = compliance_move(

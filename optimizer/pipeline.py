@@ -74,7 +74,9 @@ def plan_stage(engine: Engine, config: Config) -> StageResult:
             exit_code=2,
             detail="no policy file: set [policies] path in optimizer.toml",
         )
-    plan_id, solution, recs = run_plan(engine, load_policies(path), policies_sha256(path))
+    plan_id, solution, recs = run_plan(
+        engine, load_policies(path), policies_sha256(path), sizing=config.sizing.settings()
+    )
     gap = "-" if solution.gap is None else f"{solution.gap:.2%}"
     return StageResult(
         "plan",

@@ -80,6 +80,8 @@ def _details(problem: Problem, solution: Solution, recs: list[Rec]) -> dict[str,
         "recommendations": len(recs),
         "compliance_moves": sum(1 for r in recs if r.compliance),
         "sizing": _sizing_details(problem),
+        "commitments": [c.name for c in problem.commitments],
+        "notes": list(problem.notes),
     }
 
 

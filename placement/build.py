@@ -23,6 +23,7 @@ solver can use); today's offer is always kept when eligible, so staying is an op
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import date
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -30,6 +31,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from placement.commitments import NEW_PURCHASE_OPTIONS, commitment_pools
 from placement.facts import (
     NetworkFacts,
     Verdicts,
@@ -179,7 +181,11 @@ def build_problem(
     offers = [offer_from_row(r) for r in rows]
     # Offers per (provider, region, family, purchase option), cheapest first.
     groups: dict[tuple[str, str, str | None, str], list[Offer]] = {}
+    # New commitments (commit_1y / commit_3y offers) are a purchase decision with a
+    # multi-year lock-in, not a placement: only a workload already on one keeps it.
     for o in sorted(offers, key=lambda o: (o.hourly_micro_usd, o.id)):
+        if o.purchase_option not in NEW_PURCHASE_OPTIONS:
+            continue
         groups.setdefault((o.provider, o.region, o.family, o.purchase_option), []).append(o)
     current = {
         (o.provider, o.region, o.zone, o.instance_type, o.purchase_option): o for o in offers
@@ -214,7 +220,13 @@ def build_problem(
         kept, ruled, fitting = found
         chosen_offers = {o.id: o for o in kept}
         today_fits = today is not None and today.vcpu >= vcpu and today.memory_gib >= memory
-        today_ok = today_fits
+        # Upsizing is advice, not a forced move: a workload whose instance is smaller than
+        # its sized need is planned at its recorded size (`undersized` carries the advice).
+        today_ok = today is not None and today.vcpu >= w.vcpu and today.memory_gib >= w.memory_gib
+        if today_ok and not today_fits:
+            vcpu, memory = int(w.vcpu), float(w.memory_gib)
+            kept, ruled, fitting = scan_cached(scans, groups, key0, vcpu, memory, blocked)
+            chosen_offers = {o.id: o for o in kept}
         restricted = set(ruled)
         if today is not None and today_ok and not blocked(today):
             chosen_offers[today.id] = today
@@ -282,6 +294,7 @@ def build_problem(
     used |= {d.current_offer_id for d in demands if d.current_offer_id is not None}
     max_moves, max_spend = run_budget(policy_file)
     moves_by, spend_by = run_budget_names(policy_file)
+    pools, notes = commitment_pools(policy_file, offers, date.today())
     return Problem(
         horizon_hours=horizon_hours,
         offers=tuple(o for o in offers if o.id in used),
@@ -292,4 +305,6 @@ def build_problem(
         infeasible=tuple(infeasible),
         change_budget_policy=moves_by,
         spend_budget_policy=spend_by,
+        commitments=pools,
+        notes=notes,
     )

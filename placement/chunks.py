@@ -26,6 +26,8 @@ from placement.restricted import mip_polish, shortlist
 from placement.validate import is_move
 
 CHUNK = 150
+# Below this many seconds per remaining chunk, the rest is rounded and repaired at once.
+MIN_SLICE_S = 0.5
 EPS = 1e-6
 
 
@@ -114,18 +116,20 @@ def lp_guided(
         return plan, "the LP placed every workload"
     short = {d.id: d for d in shortlist(problem, lp).demands}
     repaired = 0
-    for k in range(0, len(open_), CHUNK):
-        chunk = open_[k : k + CHUNK]
-        for d in chunk:
-            _reserve(reserved, d, lp.x.get(d.id, ()), sign=-1.0)
+    k = 0
+    while k < len(open_):
         left = time_limit_s - (time.perf_counter() - start)
         chunks_left = math.ceil((len(open_) - k) / CHUNK)
-        if left <= 0.05:
-            return None
+        # Out of time: the rest is rounded and repaired in one go, keeping what the
+        # chunks solved (throwing it away made the whole plan fall back at 10k).
+        chunk = open_[k : k + CHUNK] if left > MIN_SLICE_S * chunks_left else open_[k:]
+        for d in chunk:
+            _reserve(reserved, d, lp.x.get(d.id, ()), sign=-1.0)
         sub = _residual(problem, [short[d.id] for d in chunk], used, reserved)
-        result = mip_polish(sub, {}, left / chunks_left)
-        placed = result.plan
-        if placed is None:  # no integer point in its time slice: round and repair it
+        placed = None
+        if len(chunk) <= CHUNK:
+            placed = mip_polish(sub, {}, left / chunks_left).plan
+        if placed is None:  # no time, or no integer point in its slice
             placed, unplaced = fallback(sub, lp)
             if unplaced:
                 return None
@@ -134,6 +138,7 @@ def lp_guided(
             parts = placed.get(d.id, ())
             plan[d.id] = parts
             used.add(d, parts)
+        k += len(chunk)
     how = f"{len(open_) - repaired} of {len(open_)} open workloads re-solved exactly by HiGHS"
     return plan, how + (f", {repaired} rounded and repaired" if repaired else "")
 

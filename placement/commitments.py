@@ -17,6 +17,12 @@ from placement.problem import MICRO, Commitment, Offer
 from policies import CommitmentsPolicy, PolicyFile
 from policies.change_rules import Commitment as Bought
 
+# Purchase options placement may choose for a workload not already on it: a new
+# commitment (commit_1y / commit_3y) is a purchase with a multi-year lock-in, decided by
+# people, not a placement; a workload already on one keeps it as an option.
+NEW_PURCHASE_OPTIONS = frozenset({"on_demand", "spot"})
+NO_NEW_COMMITMENTS = "no new commitments"
+
 
 def _scope(c: Bought, name: str, unit: str, capacity: int, rate: int) -> Commitment:
     return Commitment(

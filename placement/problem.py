@@ -213,6 +213,7 @@ class Problem:
     change_budget_policy: str = ""
     spend_budget_policy: str = ""
     commitments: tuple[Commitment, ...] = ()
+    notes: tuple[str, ...] = ()  # what the builder left out and why, for the plan's details
     _by_id: dict[int, Offer] = field(default_factory=dict, init=False, repr=False, compare=False)
     _pool: dict[int, int] = field(default_factory=dict, init=False, repr=False, compare=False)
 

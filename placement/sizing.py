@@ -37,7 +37,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-IDLE_CPU_SHARE = 0.02  # p90 CPU below this share of recorded vCPU …
+IDLE_CPU_SHARE = 0.05  # p90 CPU below this share of recorded vCPU …
 IDLE_MEMORY_SPREAD = 0.05  # … and p90 − p10 of memory at most this share of recorded memory
 SAMPLES_PER_DAY = 24  # usage samples are half-open hourly buckets
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from policies.base import PolicyBase, SelectedPolicy
+from policies.change_rules import ChangeBudgetPolicy
 from policies.latency_model import estimated_rtt_ms
 from policies.models import PolicyFile
 from policies.placement_rules import (
@@ -173,6 +174,21 @@ def evaluate(
     return Verdict(not reasons, tuple(reasons), tuple(notes))
 
 
+def _budget_text(p: ChangeBudgetPolicy) -> str:
+    per_run = [
+        f"at most {p.max_moves_per_run} moves" if p.max_moves_per_run is not None else "",
+        f"{p.max_one_off_usd_per_run} USD one-off" if p.max_one_off_usd_per_run else "",
+    ]
+    per_move = [
+        f"saves ≥ {p.min_monthly_saving_usd} USD/month" if p.min_monthly_saving_usd else "",
+        f"pays back within {p.max_payback_days:g} days" if p.max_payback_days else "",
+    ]
+    run = " and ".join(x for x in per_run if x)
+    move = " and ".join(x for x in per_move if x)
+    parts = ([f"per run {run}"] if run else []) + ([f"a move must: {move}"] if move else [])
+    return "; ".join(parts) or "no limit set"
+
+
 def side_constraints(policies: list[PolicyBase], w: WorkloadFacts) -> list[Reason]:
     """What applies to the workload as a whole rather than to single offers."""
     out: list[Reason] = []
@@ -184,6 +200,8 @@ def side_constraints(policies: list[PolicyBase], w: WorkloadFacts) -> list[Reaso
             out.append(Reason(p.name, p.type, f"replicas spread over at least {what}"))
         elif isinstance(p, CapacityPolicy) and p.quotas:
             out.append(Reason(p.name, p.type, f"{len(p.quotas)} vCPU quota(s) shared by all"))
+        elif isinstance(p, ChangeBudgetPolicy):
+            out.append(Reason(p.name, p.type, _budget_text(p)))
         elif not isinstance(p, ResidencyPolicy | LatencyPolicy | SpotPolicy | CapacityPolicy):
             out.append(Reason(p.name, p.type, "applies to the plan, not to single offers"))
     return out

@@ -102,11 +102,13 @@ def explain(app: AppContext, workload: str, policies_path: Path | None, top: int
     Offers are the store's current prices that fit the workload's vCPU and memory per
     replica. Latency to regions never measured is estimated and marked so.
     """
+    from optimizer.config import load_config
     from optimizer.explain import explain_workload
     from policies import load_policies
 
     parsed = load_policies(_policy_file(app, policies_path))
-    result = explain_workload(app.engine(), parsed, workload, top=top)
+    sizing = load_config(app.config_path).sizing.settings()  # as `optimizer plan` sizes
+    result = explain_workload(app.engine(), parsed, workload, top=top, sizing=sizing)
     if app.json_output:
         payload = dict(result.__dict__)
         payload["side_constraints"] = [r.__dict__ for r in result.side_constraints]
