@@ -7,7 +7,7 @@ DEMO_DIR := .demo
 DEMO_DB := $(DEMO_DIR)/optimizer.db
 DEMO_WORKLOAD ?= growth-gateway-prod-007
 
-.PHONY: demo test lint typecheck imports unit bench pg-start pg-stop clean
+.PHONY: demo test lint typecheck imports unit bench bench-placement pg-start pg-stop clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,11 @@ bench: $(VENV)/.installed-dev
 	if scripts/pg.sh running; then ours=0; else ours=1; fi; \
 	url=$$(scripts/pg.sh start); if [ "$$ours" = 1 ]; then trap 'scripts/pg.sh stop' EXIT; fi; \
 	$(BIN)/python bench/ingest.py --pg-url "$$url" $(BENCH_ARGS)
+
+## make bench-placement: the placement benchmark at 1k, 10k and 100k workloads (about
+## 25 minutes on 2 cores; see bench/RESULTS.md). BENCH_ARGS="--workloads 1000" for one size.
+bench-placement: $(VENV)/.installed-dev
+	$(BIN)/python bench/placement.py --out bench/out/placement.json $(BENCH_ARGS)
 
 pg-start:
 	@scripts/pg.sh start

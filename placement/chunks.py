@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
+from placement.cost import unit_micro_usd
 from placement.greedy import Parts
 from placement.lp import LPResult
 from placement.problem import Demand, Problem
@@ -26,8 +27,10 @@ from placement.restricted import mip_polish, shortlist
 from placement.validate import is_move
 
 CHUNK = 150
-# Below this many seconds per remaining chunk, the rest is rounded and repaired at once.
+# With less time than this left, the remaining integral LP splits keep their LP values.
 MIN_SLICE_S = 0.5
+# The least time a chunk's MIP is given while there is time at all.
+MIN_CHUNK_S = 3.0
 EPS = 1e-6
 
 
@@ -114,33 +117,117 @@ def lp_guided(
             _reserve(reserved, d, frac)
     if not open_:
         return plan, "the LP placed every workload"
+    # Fractional workloads first (they must be re-solved), then the integral splits by
+    # how much the LP under-charged them; what time does not reach keeps its LP values.
+    open_.sort(key=lambda d: (not _fractional(lp.x.get(d.id, ())), -_undercharge(d, lp), d.id))
     short = {d.id: d for d in shortlist(problem, lp).demands}
-    repaired = 0
+    repaired = kept = 0
     k = 0
     while k < len(open_):
         left = time_limit_s - (time.perf_counter() - start)
         chunks_left = math.ceil((len(open_) - k) / CHUNK)
-        # Out of time: the rest is rounded and repaired in one go, keeping what the
-        # chunks solved (throwing it away made the whole plan fall back at 10k).
-        chunk = open_[k : k + CHUNK] if left > MIN_SLICE_S * chunks_left else open_[k:]
+        if left <= MIN_SLICE_S and not _fractional(lp.x.get(open_[k].id, ())):
+            # Out of time (100k workloads): the rest are integral LP splits, which fit the
+            # quotas as the LP placed them; the change budget is re-checked below.
+            for d in open_[k:]:
+                _reserve(reserved, d, lp.x.get(d.id, ()), sign=-1.0)
+                plan[d.id] = round_workload(lp.x.get(d.id, ()), d.replicas)
+                used.add(d, plan[d.id])
+            kept = len(open_) - k
+            break
+        chunk = open_[k : k + CHUNK]
         for d in chunk:
             _reserve(reserved, d, lp.x.get(d.id, ()), sign=-1.0)
         sub = _residual(problem, [short[d.id] for d in chunk], used, reserved)
-        placed = None
-        if len(chunk) <= CHUNK:
-            placed = mip_polish(sub, {}, left / chunks_left).plan
-        if placed is None:  # no time, or no integer point in its slice
-            placed, unplaced = fallback(sub, lp)
-            if unplaced:
-                return None
+        # Easy chunks finish early and leave their time to the rest; a hard one may
+        # use a few seconds (a slice of left / chunks found nothing for the first one).
+        slice_s = min(left, max(left / chunks_left, MIN_CHUNK_S))
+        placed = mip_polish(sub, {}, slice_s).plan
+        if placed is None:  # nothing in its slice: LP values where integral, else repair
+            placed = {
+                d.id: round_workload(lp.x.get(d.id, ()), d.replicas)
+                for d in chunk
+                if not _fractional(lp.x.get(d.id, ()))
+            }
+            rest = [d for d in sub.demands if d.id not in placed]
+            if rest:
+                rest_plan, unplaced = fallback(replace(sub, demands=tuple(rest)), lp)
+                if unplaced:
+                    return None
+                placed.update(rest_plan)
             repaired += len(chunk)
         for d in chunk:
             parts = placed.get(d.id, ())
             plan[d.id] = parts
             used.add(d, parts)
         k += len(chunk)
-    how = f"{len(open_) - repaired} of {len(open_)} open workloads re-solved exactly by HiGHS"
-    return plan, how + (f", {repaired} rounded and repaired" if repaired else "")
+    reverted = _fit_budget(problem, plan, used)
+    if reverted is None:
+        return None
+    solved = len(open_) - kept
+    how = f"{solved - repaired} of {len(open_)} open workloads re-solved exactly by HiGHS"
+    if repaired:
+        how += f", {repaired} kept at LP values or rounded and repaired"
+    if kept:
+        how += f"; out of time, {kept} integral LP splits kept as the LP placed them"
+    if reverted:
+        how += f"; {reverted} marginal moves dropped to keep the change budget"
+    return plan, how
+
+
+def _fractional(frac: tuple[tuple[int, float], ...]) -> bool:
+    return any(abs(v - round(v)) > EPS for _, v in frac)
+
+
+def _undercharge(d: Demand, lp: LPResult) -> float:
+    """How much less than the plan the LP charged `d` for moves (micro-USD, roughly):
+    each new offer used costs its whole move in a plan, v / replicas of it in the LP."""
+    return sum(
+        d.move_cost(oid) * (1 - v / d.replicas)
+        for oid, v in lp.x.get(d.id, ())
+        if oid != d.current_offer_id and v > EPS
+    )
+
+
+def _fit_budget(problem: Problem, plan: dict[str, Parts], used: _Usage) -> int | None:
+    """Drop the moves that save least (back to today's offer, where quotas allow) until
+    the change budget holds; the number dropped, or None when that cannot be done.
+
+    Why: a workload split over today's offer and a new one counts as a share of a move
+    in the LP but as a whole move in the plan, so kept LP splits can overrun the budget."""
+    demands = {d.id: d for d in problem.demands}
+    unit = {o.id: unit_micro_usd(problem, o) for o in problem.offers}
+    movers: list[tuple[int, str]] = []
+    for wid, parts in plan.items():
+        d = demands[wid]
+        if d.must_move or not is_move(d, parts) or d.current_offer_id not in d.eligible:
+            continue
+        staying = unit[d.current_offer_id] * d.replicas
+        cost = sum(n * unit[o] + d.move_cost(o) for o, n in parts)
+        movers.append((staying - cost, wid))
+    max_moves, max_spend = problem.max_moves, problem.max_one_off_micro_usd
+
+    def over() -> bool:
+        return (max_moves is not None and used.moves > max_moves + EPS) or (
+            max_spend is not None and used.spend > max_spend + EPS
+        )
+
+    reverted = 0
+    for _, wid in sorted(movers):
+        if not over():
+            break
+        d = demands[wid]
+        assert d.current_offer_id is not None  # movers stay on an eligible offer of today
+        today: Parts = ((d.current_offer_id, d.replicas),)
+        used.add(d, plan[wid], sign=-1.0)
+        used.add(d, today)
+        if all(used.vcpu[i] <= q.max_vcpu + EPS for i, q in enumerate(problem.quotas)):
+            plan[wid] = today
+            reverted += 1
+        else:
+            used.add(d, today, sign=-1.0)
+            used.add(d, plan[wid])
+    return None if over() else reverted
 
 
 def _reserve(

@@ -152,12 +152,41 @@ def _money(value: Decimal) -> str:
     return f"{value:,.2f} USD"
 
 
+def _binding(problem: Problem, d: Demand, parts: Parts, binding: tuple[int, ...]) -> list[str]:
+    """The policies that shaped this choice: the spot and spread policies that set its
+    limits, quotas the LP found full (non-zero shadow price) where it runs or could run,
+    and the policies that ruled out other offers for it."""
+    out: list[str] = []
+    if d.spot_policy and d.spot_share_cap < 1.0:
+        out.append(
+            f"binding policy `{d.spot_policy}`: at most {d.max_spot_replicas} of "
+            f"{d.replicas} replicas on spot"
+        )
+    if d.spread_policy and d.min_regions > 1:
+        out.append(f"binding policy `{d.spread_policy}`: at least {d.min_regions} regions")
+    places = {(problem.offer(o).provider, problem.offer(o).region) for o in d.eligible}
+    full = sorted(
+        {
+            (q.policy, f"{q.provider}:{q.region}")
+            for i in binding
+            if (q := problem.quotas[i]) and (q.provider, q.region) in places
+        }
+    )
+    for name, where in full[:3]:
+        out.append(f"binding policy `{name}`: the vCPU quota on {where} is full in this plan")
+    if d.restricted_by:
+        names = ", ".join(f"`{n}`" for n in d.restricted_by)
+        out.append(f"other offers ruled out by {names} (see `optimizer policy explain {d.id}`)")
+    return out
+
+
 def _reasons(
     problem: Problem,
     d: Demand,
     parts: Parts,
     today_monthly: int | None,
     new_monthly: int,
+    binding: tuple[int, ...] = (),
 ) -> tuple[str, ...]:
     out: list[str] = []
     if today_monthly is None:
@@ -204,6 +233,7 @@ def _reasons(
         )
     if d.min_regions > 1 or d.min_zones > 1:
         out.append(f"spread: at least {d.min_regions} region(s) and {d.min_zones} zone(s) kept")
+    out.extend(_binding(problem, d, parts, binding))
     if d.sizing_note:
         out.append(
             d.sizing_note if d.sizing_note.startswith("sized ") else f"sizing: {d.sizing_note}"
@@ -242,7 +272,9 @@ def recommend(problem: Problem, solution: Solution) -> list[Recommendation]:
                 monthly_savings_p90=saving,
                 one_off_cost=one_off,
                 payback_days=payback,
-                reasons=_reasons(problem, d, parts, today_monthly, new_monthly),
+                reasons=_reasons(
+                    problem, d, parts, today_monthly, new_monthly, solution.binding_quotas
+                ),
                 alternatives=_alternatives(problem, d, parts),
                 compliance=d.must_move,
             )

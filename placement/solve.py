@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import partial
 
 from placement.chunks import lp_guided, round_workload
 from placement.conflicts import explain_infeasibility
@@ -61,6 +62,7 @@ class Solution:
     unplaced: tuple[str, ...]
     violations: tuple[str, ...]
     note: str = ""
+    binding_quotas: tuple[int, ...] = ()  # quotas with a non-zero LP shadow price
 
 
 def _own_rules(problem: Problem, d: Demand, parts: Parts) -> bool:
@@ -73,7 +75,9 @@ def _own_rules(problem: Problem, d: Demand, parts: Parts) -> bool:
     )
 
 
-def _round_and_repair(problem: Problem, lp: LPResult) -> tuple[dict[str, Parts], list[str]]:
+def _round_and_repair(
+    problem: Problem, lp: LPResult, deadline: float | None = None
+) -> tuple[dict[str, Parts], list[str]]:
     """Place each workload's rounded LP plan where it keeps every rule; repair the rest:
     stay, or greedy's cheapest fill, or greedy's eviction repair."""
     state = _State(problem)
@@ -110,8 +114,8 @@ def _round_and_repair(problem: Problem, lp: LPResult) -> tuple[dict[str, Parts],
             options.append(cheap)
         if options:
             state.put(d, min(options, key=lambda p: (state.cost(d, p), p)))
-        elif not _repair(state, d):
-            unplaced.append(d.id)
+        elif (deadline is not None and time.perf_counter() > deadline) or not _repair(state, d):
+            unplaced.append(d.id)  # eviction repair is slow at scale: it stops at the deadline
     return {d.id: state.plan[d.id] for d in problem.demands if d.id in state.plan}, unplaced
 
 
@@ -137,7 +141,9 @@ def solve(problem: Problem, time_limit_s: float = 30.0, seed: int = 0) -> Soluti
     except LPError:  # out of time before any LP point: greedy below, and no bound
         lp = None
     left = time_limit_s * (1 - REPAIR_SHARE) - (time.perf_counter() - start)
-    guided = lp_guided(problem, lp, left, _round_and_repair) if lp and lp.optimal else None
+    deadline = start + time_limit_s * GREEDY_DEADLINE
+    repair = partial(_round_and_repair, deadline=deadline)
+    guided = lp_guided(problem, lp, left, repair) if lp and lp.optimal else None
     note = ""
     unplaced: list[str] = []
     plan: dict[str, Parts] = {}
@@ -146,11 +152,11 @@ def solve(problem: Problem, time_limit_s: float = 30.0, seed: int = 0) -> Soluti
         plan, stages = guided[0], ["lp", "mip"]
         note = guided[1]
     elif lp is not None:
-        plan, unplaced = _round_and_repair(problem, lp)
+        plan, unplaced = _round_and_repair(problem, lp, deadline)
         stages = ["lp", "round", "repair"]
         note = "the chunked MIP found no plan in time; LP rounding and repair used"
     cost = plan_cost(problem, plan).total
-    base = greedy(problem, deadline=start + time_limit_s * GREEDY_DEADLINE)
+    base = greedy(problem, deadline=deadline)
     greedy_ok = validate(problem, base.plan).ok
     if lp is None:
         plan, unplaced, stages = dict(base.plan), list(base.unplaced), ["greedy"]
@@ -192,6 +198,7 @@ def solve(problem: Problem, time_limit_s: float = 30.0, seed: int = 0) -> Soluti
         unplaced=tuple(sorted(unplaced)),
         violations=violations,
         note=note,
+        binding_quotas=lp.binding_quotas if lp is not None else (),
     )
 
 
