@@ -144,18 +144,23 @@ def lp_guided(
         slice_s = min(left, max(left / chunks_left, MIN_CHUNK_S))
         placed = mip_polish(sub, {}, slice_s).plan
         if placed is None:  # nothing in its slice: LP values where integral, else repair
-            placed = {
-                d.id: round_workload(lp.x.get(d.id, ()), d.replicas)
-                for d in chunk
-                if not _fractional(lp.x.get(d.id, ()))
-            }
-            rest = [d for d in sub.demands if d.id not in placed]
-            if rest:
-                rest_plan, unplaced = fallback(replace(sub, demands=tuple(rest)), lp)
+            placed = {}
+            for d in chunk:
+                if not _fractional(lp.x.get(d.id, ())):
+                    placed[d.id] = round_workload(lp.x.get(d.id, ()), d.replicas)
+                    used.add(d, placed[d.id])
+            rest = [short[d.id] for d in chunk if d.id not in placed]
+            if rest:  # the repair sees what the kept members use
+                rest_plan, unplaced = fallback(_residual(problem, rest, used, reserved), lp)
                 if unplaced:
                     return None
+                for d in rest:
+                    used.add(d, rest_plan.get(d.id, ()))
                 placed.update(rest_plan)
             repaired += len(chunk)
+            plan.update(placed)
+            k += len(chunk)
+            continue
         for d in chunk:
             parts = placed.get(d.id, ())
             plan[d.id] = parts

@@ -186,7 +186,9 @@ def solve(problem: Problem, time_limit_s: float = 30.0, seed: int = 0) -> Soluti
     if violations:
         raise SolverBug("solver plan fails validation: " + "; ".join(violations))
     # A partial plan's cost is not comparable with a bound on placing everything.
-    gap = (cost - bound) / bound if bound and not unplaced else None
+    gap = None
+    if bound is not None and not unplaced:  # a bound of 0: commitments cover everything
+        gap = (cost - bound) / bound if bound > 0 else (0.0 if cost <= 0 else None)
     return Solution(
         plan=plan,
         cost=cost,

@@ -200,3 +200,24 @@ def test_capacity_short_of_demand_is_infeasible_with_a_fix() -> None:
     assert err.value.exit_code == 4
     assert "`gcp-quota`" in str(err.value) and "`aws-quota`" in str(err.value)
     assert "from 2 to at least 4 vCPU" in (err.value.fix or "")
+
+
+def test_chunk_fallback_respects_quotas_of_kept_members() -> None:
+    """Found by the commitment property test in CI: a chunk whose MIP found nothing kept
+    its integral members at LP values and repaired the rest against quotas that did not
+    yet count them (12 vCPU on a 10-vCPU quota). Three replicas must span 3 zones, and
+    only one zoned offer exists, so the LP is fractional."""
+    from tests.test_placement_properties import check_against_brute_force
+
+    offers = (
+        Offer(1, "aws", "r2", "", "t1", "m5", "on_demand", 4, 2.0, 1000, None),
+        Offer(2, "aws", "r0", "r0a", "t2", "m5", "on_demand", 1, 2.0, 1000, None),
+    )
+    demands = (
+        Demand(id="w0", replicas=3, vcpu=1, memory_gib=1.0, current_offer_id=1, data_gb=1.0,
+               eligible=(1, 2), move_micro_usd=(0, 0), min_zones=3),
+        Demand(id="w1", replicas=1, vcpu=1, memory_gib=1.0, current_offer_id=1, data_gb=1.0,
+               eligible=(1, 2), move_micro_usd=(0, 1)),
+    )  # fmt: skip
+    problem = Problem(100, offers, demands, (Quota("aws", "r2", None, 10, "quota-0"),))
+    check_against_brute_force(problem)
