@@ -126,12 +126,19 @@ def plan(
             _usd(r["one_off_cost"]),
             _days(r["payback_days"]),
         )
-    savings = sum((Decimal(r["monthly_savings"]) for r in recs), Decimal(0))
-    one_off = sum((Decimal(r["one_off_cost"]) for r in recs), Decimal(0))
+    # Idle savings overlap the same workload's placement saving: stopping it saves its
+    # whole cost, moving it saves part. They are totalled apart, never added twice.
+    acting = [r for r in recs if r["kind"] != "idle"]
+    savings = sum((Decimal(r["monthly_savings"]) for r in acting), Decimal(0))
+    one_off = sum((Decimal(r["one_off_cost"]) for r in acting), Decimal(0))
+    idle = [r for r in recs if r["kind"] == "idle"]
     table.add_section()
     table.add_row(
-        "", f"total: {len(recs)}", "", "", "", _usd(savings), _usd(one_off), "", style="bold"
+        "", f"total: {len(acting)}", "", "", "", _usd(savings), _usd(one_off), "", style="bold"
     )
+    if idle:
+        idle_usd = sum((Decimal(r["monthly_savings"]) for r in idle), Decimal(0))
+        table.add_row("", f"idle: {len(idle)}", "", "", "if stopped", _usd(idle_usd), "", "")
     app.out.print(table)
     gap = "-" if solution.gap is None else f"{solution.gap:.4%}"
     app.out.print(
