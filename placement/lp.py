@@ -33,7 +33,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from ortools.linear_solver.python import model_builder as mb
 
-from placement.model import Layout, build_model
+from placement.model import build_model
+from placement.model_rows import Layout
 from placement.problem import MICRO, Problem
 from store.errors import InfeasiblePlacement
 

@@ -35,52 +35,9 @@ from ortools.linear_solver.python import model_builder as mb
 from scipy import sparse  # type: ignore[import-untyped]
 
 from placement.cost import unit_micro_usd
+from placement.model_exact import credit_rows, exact_rows
+from placement.model_rows import F64, I64, Layout, Rows, one_row, scale_money
 from placement.problem import MICRO, Problem
-
-F64 = NDArray[np.float64]
-I64 = NDArray[np.int64]
-
-
-@dataclass(frozen=True)
-class Layout:
-    """Which workload and offer each x column stands for (x columns come first)."""
-
-    workload: I64  # index into problem.demands
-    offer: I64  # index into problem.offers
-    move_usd: F64  # one-off USD when the offer is used and is not today's
-    current: NDArray[np.bool_]
-    quota_rows: I64  # row index of each quota, in problem.quotas order (-1: no row)
-
-    @property
-    def n_x(self) -> int:
-        return len(self.workload)
-
-
-class _Rows:
-    """Accumulates COO triplets and row bounds."""
-
-    def __init__(self) -> None:
-        self.rows: list[I64] = []
-        self.cols: list[I64] = []
-        self.vals: list[F64] = []
-        self.lo: list[F64] = []
-        self.hi: list[F64] = []
-        self.count = 0
-
-    def add(self, row: I64, col: I64, val: F64, lo: F64, hi: F64) -> None:
-        """`row` is relative to the rows added in this call (0..len(lo)-1)."""
-        self.rows.append(row + self.count)
-        self.cols.append(col)
-        self.vals.append(val)
-        self.lo.append(lo)
-        self.hi.append(hi)
-        self.count += len(lo)
-
-    def matrix(self, n_cols: int) -> sparse.csr_matrix:
-        cat = np.concatenate
-        return sparse.csr_matrix(
-            (cat(self.vals), (cat(self.rows), cat(self.cols))), shape=(self.count, n_cols)
-        )
 
 
 def _columns(problem: Problem) -> tuple[Layout, F64, F64]:
@@ -112,7 +69,7 @@ def _columns(problem: Problem) -> tuple[Layout, F64, F64]:
     return layout, (unit / MICRO)[offer], replicas[workload]
 
 
-def _group_rows(rows: _Rows, keys: I64, cols: I64, hi_of_key: F64) -> None:
+def _group_rows(rows: Rows, keys: I64, cols: I64, hi_of_key: F64) -> None:
     """One `≤` row per distinct key over the given columns."""
     if len(keys) == 0:
         return
@@ -161,7 +118,7 @@ def build_arrays(
     n_x = layout.n_x
     w = layout.workload
     demands = problem.demands
-    rows = _Rows()
+    rows = Rows()
     cols = np.arange(n_x, dtype=np.int64)
     reps = np.array([d.replicas for d in demands], dtype=np.float64)
     rows.add(w, cols, np.ones(n_x), reps, reps)
@@ -210,27 +167,27 @@ def build_arrays(
         cost = unit + np.divide(layout.move_usd, cap, out=np.zeros(n_x), where=cap > 0)
         if problem.max_moves is not None:
             idx: I64 = np.nonzero(counted)[0].astype(np.int64)
-            _one_row(rows, idx, 1.0 / r[idx], problem.max_moves)
+            one_row(rows, idx, 1.0 / r[idx], problem.max_moves)
         if problem.max_one_off_micro_usd is not None:
             idx = np.nonzero(counted & (layout.move_usd > 0))[0].astype(np.int64)
             vals = np.divide(
                 layout.move_usd[idx], cap[idx], out=np.zeros(len(idx)), where=cap[idx] > 0
             )
-            _one_row(rows, idx, vals * money, problem.max_one_off_micro_usd / MICRO * money)
+            one_row(rows, idx, vals * money, problem.max_one_off_micro_usd / MICRO * money)
         extra_cost = np.zeros(0)
     else:
         cost = unit
         places = (region, zone, n_places)
-        extra_cost = _exact_rows(problem, layout, rows, cap, counted, places, money)
+        extra_cost = exact_rows(problem, layout, rows, cap, counted, places, money)
 
-    credit_cost, credit_cap, credit_names = _credit_rows(
+    credit_cost, credit_cap, credit_names = credit_rows(
         problem, layout, rows, n_x + len(extra_cost)
     )
     n_cols = n_x + len(extra_cost) + len(credit_cost)
     arrays = Arrays(
         np.zeros(n_cols),
         np.concatenate([cap, np.ones(len(extra_cost)), credit_cap]),
-        _money(np.concatenate([cost, extra_cost, credit_cost]), money),
+        scale_money(np.concatenate([cost, extra_cost, credit_cost]), money),
         np.concatenate(rows.lo) if rows.lo else np.zeros(0),
         np.concatenate(rows.hi) if rows.hi else np.zeros(0),
         rows.matrix(n_cols),
@@ -238,44 +195,6 @@ def build_arrays(
         credit_names,
     )
     return arrays, layout
-
-
-def _credit_rows(
-    problem: Problem, layout: Layout, rows: _Rows, first: int
-) -> tuple[F64, F64, tuple[str, ...]]:
-    """One column per commitment some eligible offer draws on: c ≤ capacity and
-    c ≤ Σ use per replica × x, costing −rate × horizon (USD) per unit: the credit of
-    `placement.cost`, exact because c takes min(capacity, use) at the optimum."""
-    pool = np.array(
-        [-1 if (i := problem.commitment_of(o.id)) is None else i for o in problem.offers],
-        dtype=np.int64,
-    )[layout.offer]
-    costs: list[float] = []
-    caps: list[float] = []
-    names: list[str] = []
-    for i, c in enumerate(problem.commitments):
-        cols = np.nonzero(pool == i)[0].astype(np.int64)
-        if len(cols) == 0:
-            continue
-        # Spend commitments are counted in USD per hour here (not micro-USD), so the
-        # matrix keeps coefficients of a sane size for the solver.
-        scale = 1.0 if c.unit == "vcpu" else 1.0 / MICRO
-        use = scale * np.array(
-            [c.use_per_replica(problem.offers[int(o)]) for o in layout.offer[cols]],
-            dtype=np.float64,
-        )
-        col = first + len(costs)
-        rows.add(  # c − Σ use × x ≤ 0
-            np.zeros(len(cols) + 1, dtype=np.int64),
-            np.concatenate([np.array([col]), cols]),
-            np.concatenate([np.ones(1), -use]),
-            np.array([-np.inf]),
-            np.zeros(1),
-        )
-        costs.append(-c.rate_micro_usd * problem.horizon_hours / MICRO / scale)
-        caps.append(c.capacity * scale)
-        names.append(c.name)
-    return np.array(costs), np.array(caps), tuple(names)
 
 
 def _column_caps(
@@ -296,108 +215,3 @@ def _column_caps(
     cap = np.where(zoned, np.minimum(cap, r - k_zone + 1), cap)
     cap = np.where(spot, np.minimum(cap, max_spot[w]), cap)
     return np.maximum(cap, 0.0)
-
-
-def _money(usd: F64, money: float) -> F64:
-    """USD × money; whole numbers when money is MICRO (prices are whole micro-USD)."""
-    scaled = usd * money
-    return np.rint(scaled) if money == MICRO else scaled
-
-
-def _one_row(rows: _Rows, cols: I64, vals: F64, limit: float) -> None:
-    rows.add(
-        np.zeros(len(cols), dtype=np.int64), cols, vals, np.array([-np.inf]), np.array([limit])
-    )
-
-
-def _exact_rows(
-    problem: Problem,
-    layout: Layout,
-    rows: _Rows,
-    cap: F64,
-    counted: NDArray[np.bool_],
-    places: tuple[I64, I64, int],
-    money: float,
-) -> F64:
-    """The binaries that make the model exactly the validator's; returns their costs.
-
-    - mv[w,o] ∈ {0,1} per non-today offer with a move cost: x ≤ cap × mv, costing the
-      move once and counting towards one-off spend;
-    - moved[w] ∈ {0,1} per counted workload: x ≤ cap × moved for every non-today offer;
-      Σ moved ≤ max_moves (a workload moved to two new offers is one move, as validated);
-    - used[w,g] ∈ {0,1} per region (zone) of a workload asking for k ≥ 3 of them:
-      used ≤ Σ x over the region, Σ used ≥ k (for k = 2 the relaxation's row is exact).
-    """
-    n_x = layout.n_x
-    w = layout.workload
-    next_col = n_x
-    costs: list[F64] = []
-
-    def linking(x_cols: I64, owner: I64, weight: F64) -> None:
-        # x − weight × owner ≤ 0, one row per x column
-        k = len(x_cols)
-        rows.add(
-            np.concatenate([np.arange(k), np.arange(k)]).astype(np.int64),
-            np.concatenate([x_cols, owner]),
-            np.concatenate([np.ones(k), -weight]),
-            np.full(k, -np.inf),
-            np.zeros(k),
-        )
-
-    moving = np.nonzero(~layout.current & (layout.move_usd > 0))[0].astype(np.int64)
-    mv_cols = next_col + np.arange(len(moving), dtype=np.int64)
-    next_col += len(moving)
-    costs.append(layout.move_usd[moving])
-    linking(moving, mv_cols, cap[moving])
-    if problem.max_one_off_micro_usd is not None:
-        sel = counted[moving]
-        _one_row(
-            rows,
-            mv_cols[sel],
-            _money(layout.move_usd[moving][sel], money),
-            problem.max_one_off_micro_usd / MICRO * money,
-        )
-
-    if problem.max_moves is not None:
-        movable = np.nonzero(counted)[0].astype(np.int64)
-        owners, inv = np.unique(w[movable], return_inverse=True)
-        moved_cols = next_col + np.arange(len(owners), dtype=np.int64)
-        next_col += len(owners)
-        costs.append(np.zeros(len(owners)))
-        linking(movable, moved_cols[inv], cap[movable])
-        _one_row(rows, moved_cols, np.ones(len(owners)), float(problem.max_moves))
-
-    region, zone, n_places = places
-    zoned = np.array([o.zone != "" for o in problem.offers], dtype=bool)
-    for need, codes, only_zoned in (
-        (np.array([d.min_regions for d in problem.demands]), region, False),
-        (np.array([d.min_zones for d in problem.demands]), zone, True),
-    ):
-        sel = need[w] > 2
-        if only_zoned:
-            sel &= zoned[layout.offer]
-        cols = np.nonzero(sel)[0].astype(np.int64)
-        keys = w[cols] * n_places + codes[layout.offer[cols]]
-        groups, inv = np.unique(keys, return_inverse=True)
-        used_cols = next_col + np.arange(len(groups), dtype=np.int64)
-        next_col += len(groups)
-        costs.append(np.zeros(len(groups)))
-        # used[g] − Σ_{x in g} x ≤ 0
-        rows.add(
-            np.concatenate([np.arange(len(groups)), inv]).astype(np.int64),
-            np.concatenate([used_cols, cols]),
-            np.concatenate([np.ones(len(groups)), -np.ones(len(cols))]),
-            np.full(len(groups), -np.inf),
-            np.zeros(len(groups)),
-        )
-        # Σ used ≥ k per workload
-        owner = groups // n_places
-        wl, winv = np.unique(owner, return_inverse=True)
-        rows.add(
-            winv.astype(np.int64),
-            used_cols,
-            np.ones(len(groups)),
-            need[wl].astype(np.float64),
-            np.full(len(wl), np.inf),
-        )
-    return np.concatenate(costs) if costs else np.zeros(0)
