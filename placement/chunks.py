@@ -67,10 +67,6 @@ class _Usage:
 
     def __init__(self, problem: Problem) -> None:
         self.p = problem
-        self.covering = {
-            o.id: tuple(i for i, q in enumerate(problem.quotas) if q.covers(o))
-            for o in problem.offers
-        }
         self.vcpu = [0.0] * len(problem.quotas)
         self.commit = [0.0] * len(problem.commitments)
         self.moves = 0.0
@@ -78,7 +74,7 @@ class _Usage:
 
     def use(self, oid: int, n: float, sign: float) -> None:
         o = self.p.offer(oid)
-        for i in self.covering[oid]:
+        for i in self.p.quotas_covering(oid):
             self.vcpu[i] += sign * n * o.vcpu
         pool = self.p.commitment_of(oid)
         if pool is not None:

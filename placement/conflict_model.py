@@ -66,7 +66,6 @@ class ConflictModel:
         self.zones: dict[str, cp_model.IntVar] = {}  # zones covered, capped at min
         self.moves: list[cp_model.IntVar] = []
         self.spend: list[tuple[cp_model.IntVar, int]] = []
-        self.covers: dict[int, tuple[int, ...]] = {}  # offer id -> quotas covering it
         side: dict[tuple[str, str], list[Demand]] = defaultdict(list)
         for d in problem.demands:
             for kind, name in self._add_demand(d):
@@ -127,11 +126,7 @@ class ConflictModel:
         return sorted(best.values(), key=lambda o: o.id)
 
     def _covering(self, o: Offer) -> tuple[int, ...]:
-        found = self.covers.get(o.id)
-        if found is None:
-            qs = self.problem.quotas
-            found = self.covers[o.id] = tuple(i for i, q in enumerate(qs) if q.covers(o))
-        return found
+        return self.problem.quotas_covering(o.id)
 
     def _add_demand(self, d: Demand) -> list[tuple[str, str]]:
         """Variables and hard rows of one demand; the side groups it belongs to."""

@@ -41,10 +41,6 @@ class _State:
     def __init__(self, problem: Problem) -> None:
         self.p = problem
         self.used = [0] * len(problem.quotas)
-        self.covering: dict[int, tuple[int, ...]] = {
-            o.id: tuple(i for i, q in enumerate(problem.quotas) if q.covers(o))
-            for o in problem.offers
-        }
         self.unit = {o.id: unit_micro_usd(problem, o) for o in problem.offers}
         self._order: dict[str, list[Offer]] = {}
         self.plan: dict[str, Parts] = {}
@@ -53,13 +49,16 @@ class _State:
 
     def room(self, o: Offer) -> int:
         """How many more instances of `o` the quotas allow."""
-        caps = [(self.p.quotas[i].max_vcpu - self.used[i]) // o.vcpu for i in self.covering[o.id]]
+        caps = [
+            (self.p.quotas[i].max_vcpu - self.used[i]) // o.vcpu
+            for i in self.p.quotas_covering(o.id)
+        ]
         return max(0, min(caps)) if caps else 1 << 30
 
     def _apply(self, parts: Parts, sign: int) -> None:
         for oid, n in parts:
             o = self.p.offer(oid)
-            for i in self.covering[oid]:
+            for i in self.p.quotas_covering(oid):
                 self.used[i] += sign * n * o.vcpu
 
     def budget_of(self, d: Demand, parts: Parts) -> tuple[int, int]:
@@ -195,12 +194,12 @@ def greedy(problem: Problem, deadline: float | None = None) -> GreedyResult:
 def _repair(state: _State, d: Demand) -> bool:
     """Evict one placed workload so that `d` fits and the evicted one fits elsewhere."""
     demands = {x.id: x for x in state.p.demands}
-    wanted = {i for o in d.eligible for i in state.covering[o]}
+    wanted = {i for o in d.eligible for i in state.p.quotas_covering(o)}
     victims = sorted(
         (
             demands[wid]
             for wid, parts in state.plan.items()
-            if any(i in wanted for oid, _ in parts for i in state.covering[oid])
+            if any(i in wanted for oid, _ in parts for i in state.p.quotas_covering(oid))
         ),
         key=lambda e: (e.replicas * e.vcpu, e.id),
     )

@@ -38,9 +38,6 @@ def polish(
 ) -> PolishResult:
     """Re-optimise the workloads in `free`; `plan` (feasible) is the hint and the rest."""
     m = cp_model.CpModel()
-    covering = {
-        o.id: [i for i, q in enumerate(problem.quotas) if q.covers(o)] for o in problem.offers
-    }
     quota_room = [q.max_vcpu for q in problem.quotas]
     moves_left = problem.max_moves
     spend_left = problem.max_one_off_micro_usd
@@ -61,7 +58,7 @@ def polish(
                 pool = problem.commitment_of(oid)
                 if pool is not None:
                     commit_fixed[pool] += n * problem.commitments[pool].use_per_replica(o)
-                for i in covering[oid]:
+                for i in problem.quotas_covering(oid):
                     quota_room[i] -= n * o.vcpu
             if not d.must_move and any(i != d.current_offer_id for i, n in parts if n > 0):
                 moves_left = None if moves_left is None else moves_left - 1
@@ -87,7 +84,7 @@ def polish(
             pool = problem.commitment_of(oid)
             if pool is not None:
                 commit_terms[pool].append((x, problem.commitments[pool].use_per_replica(o)))
-            for i in covering[oid]:
+            for i in problem.quotas_covering(oid):
                 quota_terms[i].append((x, o.vcpu))
             region[(o.provider, o.region)].append(x)
             (zone[(o.provider, o.region, o.zone)] if o.zone else regional).append(x)

@@ -216,9 +216,15 @@ class Problem:
     notes: tuple[str, ...] = ()  # what the builder left out and why, for the plan's details
     _by_id: dict[int, Offer] = field(default_factory=dict, init=False, repr=False, compare=False)
     _pool: dict[int, int] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _cover: dict[int, tuple[int, ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         self._by_id.update((o.id, o) for o in self.offers)
+        self._cover.update(
+            (o.id, tuple(i for i, q in enumerate(self.quotas) if q.covers(o))) for o in self.offers
+        )
         order = sorted(
             range(len(self.commitments)), key=lambda i: (-self.commitments[i].specificity, i)
         )
@@ -230,6 +236,10 @@ class Problem:
 
     def offer(self, offer_id: int) -> Offer:
         return self._by_id[offer_id]
+
+    def quotas_covering(self, offer_id: int) -> tuple[int, ...]:
+        """Indexes (into `quotas`) of the quotas an instance of `offer_id` counts against."""
+        return self._cover[offer_id]
 
     def commitment_of(self, offer_id: int) -> int | None:
         """Index of the one commitment that covers `offer_id` (the most specific one: a

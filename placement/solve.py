@@ -157,14 +157,14 @@ def solve(problem: Problem, time_limit_s: float = 30.0, seed: int = 0) -> Soluti
         note = "the chunked MIP found no plan in time; LP rounding and repair used"
     cost = plan_cost(problem, plan).total
     base = greedy(problem, deadline=deadline)
-    greedy_ok = validate(problem, base.plan).ok
+    base_check = validate(problem, base.plan)  # its cost is greedy's plan_cost
     if lp is None:
         plan, unplaced, stages = dict(base.plan), list(base.unplaced), ["greedy"]
-        cost = plan_cost(problem, plan).total
+        cost = base_check.cost.total
         note = "the LP relaxation did not finish in time: greedy's plan, and no bound"
-    elif greedy_ok and (unplaced or plan_cost(problem, base.plan).total < cost):
+    elif base_check.ok and (unplaced or base_check.cost.total < cost):
         plan, unplaced, stages = dict(base.plan), list(base.unplaced), ["greedy"]
-        cost = plan_cost(problem, plan).total
+        cost = base_check.cost.total
         note = "the LP-based plan was worse than greedy's; greedy's plan returned"
     bound = lp.bound_micro_usd if lp is not None else None
     n_vars = sum(len(d.eligible) for d in problem.demands)
