@@ -17,6 +17,7 @@ from store.money import money_str
 
 if TYPE_CHECKING:
     from collectors.focus.ingest import IngestSummary
+    from collectors.usage.ingest import UsageImportSummary
 
 
 @click.group()
@@ -134,6 +135,92 @@ def _print_summary(app: AppContext, s: IngestSummary) -> None:
         app.out.print(f"  [yellow]warning:[/] {warning}")
 
 
+@collect.command("usage")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--source-key", help="Name this source (default: usage:<absolute path>). One file only."
+)
+@click.option("--dry-run", is_flag=True, help="Read and validate, report, write nothing.")
+@pass_app
+def collect_usage(
+    app: AppContext, paths: tuple[Path, ...], source_key: str | None, dry_run: bool
+) -> None:
+    """Import utilization series in long form (series_id, timestamp, metric, value).
+
+    CSV, CSV.gz or Parquet; one transaction per file; re-importing upserts, never doubles.
+    Bad rows are quarantined and reported with their line; a file that cannot be read
+    writes nothing, the other files still go in, and the exit code is 3.
+    Format: docs/usage-import.md.
+    """
+    if source_key and len(paths) > 1:
+        raise click.UsageError("--source-key names one source: give one file with it")
+    from collectors.usage.ingest import import_usage_file
+
+    engine = app.engine()
+    done: list[UsageImportSummary] = []
+    failed: list[tuple[Path, OptimizerError]] = []
+    for path in paths:
+        try:
+            with progress_bar(app, f"importing {path.name}") as advance:
+                summary = import_usage_file(
+                    engine, path, source_key=source_key, dry_run=dry_run, progress=advance
+                )
+            done.append(summary)
+            if not app.json_output:
+                _print_usage(app, summary)
+        except OptimizerError as exc:
+            if len(paths) == 1:
+                raise
+            failed.append((path, exc))
+            app.err.print(exc.render(), markup=False)
+    if app.json_output:
+        quarantined: dict[str, int] = {}
+        for s in done:
+            for reason, count in s.quarantined.items():
+                quarantined[reason] = quarantined.get(reason, 0) + count
+        app.emit_json(
+            {
+                "dry_run": dry_run,
+                "rows_read": sum(s.rows_read for s in done),
+                "rows_written": sum(s.rows_written for s in done),
+                "quarantined": quarantined,
+                "quarantined_total": sum(quarantined.values()),
+                "files": [s.as_dict() for s in done],
+                "failed": [{"path": str(p), **e.as_dict()} for p, e in failed],
+            }
+        )
+    if failed:
+        raise CollectorError(
+            f"{len(failed)} of {len(paths)} file(s) failed and wrote nothing: "
+            + ", ".join(p.name for p, _ in failed),
+            fix="fix the files named above and run the same command again "
+            "(files that went in are upserted, not doubled)",
+        )
+
+
+def _print_usage(app: AppContext, s: UsageImportSummary) -> None:
+    span = f"{s.first:%Y-%m-%d %H:%M} → {s.last:%Y-%m-%d %H:%M} UTC" if s.first and s.last else "-"
+    verb = "would write" if s.dry_run else "wrote"
+    app.out.print(
+        f"[bold]{Path(s.path).name}[/] ({s.format}): read {s.rows_read:,} rows, {verb} "
+        f"{s.rows_valid:,} in {s.seconds:.2f}s"
+        + ("" if s.dry_run else f" ({s.rows_new:,} new, {s.rows_updated:,} updated)")
+    )
+    metrics = ", ".join(s.metrics) or "-"
+    app.out.print(f"  {s.series:,} series; metrics: {metrics}; {span}", markup=False)
+    for reason, count in s.repairs.items():
+        app.out.print(f"  repaired: {count:,} {reason.replace('_', ' ')}")
+    if s.quarantined:
+        table = Table("quarantined (not written)", "rows", show_header=True)
+        for reason, count in sorted(s.quarantined.items()):
+            table.add_row(reason, f"{count:,}")
+        app.out.print(table)
+        for example in s.quarantine_examples:
+            app.out.print(f"  {example}", markup=False)
+        if s.quarantined_total > len(s.quarantine_examples):
+            app.out.print(f"  … and {s.quarantined_total - len(s.quarantine_examples):,} more")
+
+
 def _not_built(name: str, issue: str) -> click.Command:
     @click.command(
         name,
@@ -155,7 +242,6 @@ for _name, _issue in (
     ("azure", "#5"),
     ("gcp", "#5"),
     ("export", "#5"),
-    ("usage", "#4"),
 ):
     collect.add_command(_not_built(_name, _issue))
 
