@@ -17,7 +17,7 @@ import numpy as np
 
 from forecasts.baseline import SeasonalNaive
 from forecasts.metrics import coverage, mase, smape
-from forecasts.protocol import Forecaster
+from forecasts.protocol import HOURLY, Context, Forecaster
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class Score:
     model: str
     mase: float | None
     smape: float
-    coverage: float  # share of actuals inside p10–p90 (0.8 if the band is honest)
+    coverage: float  # share of actuals inside the band (its level, if the band is honest)
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,7 @@ def backtest(
     horizon: int,
     origins: int = 3,
     min_history: int | None = None,
+    context: Context = HOURLY,
 ) -> Backtest:
     """Backtest `candidate` against `SeasonalNaive(period)` on the same origins."""
     y = np.asarray(y, dtype=np.float64)
@@ -64,11 +65,11 @@ def backtest(
     for model in (candidate, baseline):
         actual, p10, p50, p90 = [], [], [], []
         for cut in cuts:
-            pred = model.forecast(y[:cut], horizon)
+            pred = model.forecast(y[:cut], horizon, context)
             actual.append(y[cut : cut + horizon])
-            p10.append(pred.p10)
+            p10.append(pred.lower)
             p50.append(pred.p50)
-            p90.append(pred.p90)
+            p90.append(pred.upper)
         a, lo, mid, hi = (np.concatenate(v) for v in (actual, p10, p50, p90))
         scale_history = y[: cuts[0]]
         scores.append(

@@ -2,9 +2,9 @@
 
 Why it exists: it is the baseline every model must beat in the backtest (design.md §5),
 and the fallback for short or flat histories. Its band comes from its own in-sample
-errors: p10/p90 = point + the 10th/90th percentiles of y[t] − y[t − m] over the history
-(clipped at 0 so the band always holds the point), so it is as wide as the series' own
-season-to-season change.
+errors: lower/upper = point + the matching percentiles (10th/90th for an 80% band) of
+y[t] − y[t − m] over the history (clipped at 0 so the band always holds the point), so it
+is as wide as the series' own season-to-season change.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from forecasts.protocol import Prediction
+from forecasts.protocol import HOURLY, Context, Prediction
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ class SeasonalNaive:
     period: int
     name: str = "seasonal-naive"
 
-    def forecast(self, history: np.ndarray, horizon: int) -> Prediction:
+    def forecast(self, history: np.ndarray, horizon: int, context: Context = HOURLY) -> Prediction:
         y = np.asarray(history, dtype=np.float64)
         if len(y) < self.period:
             raise ValueError(
@@ -31,11 +31,12 @@ class SeasonalNaive:
             )
         last = y[-self.period :]
         p50 = np.resize(last, horizon)  # repeats the last season
+        tail = (1 - context.level) / 2 * 100
         if len(y) > self.period:
             errors = y[self.period :] - y[: -self.period]
-            low, high = np.percentile(errors, [10, 90])
+            low, high = np.percentile(errors, [tail, 100 - tail])
             # A trend can put both percentiles on one side; the band still holds p50.
             low, high = min(float(low), 0.0), max(float(high), 0.0)
         else:
             low = high = 0.0
-        return Prediction(p10=p50 + low, p50=p50, p90=p50 + high, model=self.name)
+        return Prediction(p50 + low, p50, p50 + high, self.name, context.level)

@@ -55,9 +55,19 @@ def cli(
 
 
 def _register() -> None:
-    from optimizer.commands import collect, demo, pending, plan, policy, run, store_cmds
+    from optimizer.commands import (
+        collect,
+        demo,
+        forecast,
+        forecast_views,
+        pending,
+        plan,
+        policy,
+        run,
+        store_cmds,
+    )
 
-    for module in (store_cmds, collect, demo, run, policy, plan, pending):
+    for module in (store_cmds, collect, demo, run, forecast, forecast_views, policy, plan, pending):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -7,11 +7,14 @@ never go here: each cloud SDK finds its own (profiles, environment, managed iden
 from __future__ import annotations
 
 import tomllib
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from forecasts.engine import EngineChoice
+from forecasts.job import Settings as ForecastSettings
 from placement.sizing import SizingSettings
 from store.errors import ConfigError
 
@@ -56,13 +59,14 @@ class RunSettings(_Strict):
 
 
 class SizingConfig(_Strict):
-    """`[sizing]`: how `optimizer plan` sizes workloads from recent utilization until
-    forecasts exist (issue #4). See `placement.sizing` for the rules."""
+    """`[sizing]`: how `optimizer plan` sizes workloads: from the latest fresh forecast
+    (`use_forecasts`), else from recent utilization. See `placement.sizing`."""
 
     enabled: bool = True
     window_days: int = Field(default=14, ge=1, le=366)
     target_cpu: float = Field(default=0.7, gt=0, le=1)
     target_memory: float = Field(default=0.8, gt=0, le=1)
+    use_forecasts: bool = True
 
     def settings(self) -> SizingSettings:
         return SizingSettings(
@@ -70,7 +74,36 @@ class SizingConfig(_Strict):
             target_cpu=self.target_cpu,
             target_memory=self.target_memory,
             enabled=self.enabled,
+            use_forecasts=self.use_forecasts,
         )
+
+
+class ForecastConfig(_Strict):
+    """`[forecast]`: how `optimizer forecast` and the nightly run forecast every series.
+    See docs/forecasting.md for what each setting costs and buys."""
+
+    horizon_days: int = Field(default=30, ge=1, le=366)
+    history_days: int = Field(default=90, ge=14, le=3660)
+    engine: Literal["local", "dask"] = "local"
+    workers: int = Field(default=0, ge=0)  # 0 = every core
+    scheduler: str | None = None  # tcp://host:8786 for a Dask cluster
+    holidays: str | None = None  # a country code known to the `holidays` package, e.g. "US"
+    origins: int = Field(default=2, ge=1, le=12)
+    fit_window_days: int | None = Field(default=28, ge=14)
+    uncertainty_samples: int = Field(default=200, ge=0, le=5000)
+    series: str | None = None  # a glob; none = every series
+
+    def settings(self) -> ForecastSettings:
+        return ForecastSettings(
+            horizon=timedelta(days=self.horizon_days),
+            origins=self.origins,
+            fit_window_days=self.fit_window_days,
+            uncertainty_samples=self.uncertainty_samples,
+            holidays_country=self.holidays or None,
+        )
+
+    def engine_choice(self) -> EngineChoice:
+        return EngineChoice(self.engine, self.workers or None, self.scheduler or None)
 
 
 class Config(_Strict):
@@ -78,6 +111,7 @@ class Config(_Strict):
     run: RunSettings = RunSettings()
     policies: PolicySettings = PolicySettings()
     sizing: SizingConfig = SizingConfig()
+    forecast: ForecastConfig = ForecastConfig()
     sources: list[Source] = Field(default_factory=list)
     base_dir: Path = Path(".")
 

@@ -61,6 +61,28 @@ def collect_stage(engine: Engine, config: Config) -> StageResult:
     )
 
 
+def forecast_stage(engine: Engine, config: Config) -> StageResult:
+    """Every series ([forecast] series narrows it) on the configured engine."""
+    from forecasts.runner import forecast_store
+
+    fc = config.forecast
+    outcome = forecast_store(engine, fc.settings(), fc.engine_choice(), fc.series, fc.history_days)
+    total = len(outcome.results) + len(outcome.problems)
+    models = ", ".join(f"{m} {n}" for m, n in sorted(outcome.models().items()))
+    detail = (
+        f"{total} series ({models or 'none'}), {outcome.counts.get('fallback', 0)} fallback, "
+        f"{outcome.failed} failed, {outcome.anomalies()} spend anomalies"
+    )
+    status = "ok" if not outcome.failed else ("failed" if outcome.failed == total else "partial")
+    return StageResult(
+        "forecast",
+        status,
+        detail=detail,
+        exit_code=3 if outcome.failed else 0,
+        data={"series": total, "failed": outcome.failed, "models": outcome.models()},
+    )
+
+
 def plan_stage(engine: Engine, config: Config) -> StageResult:
     """Plan with the configured policy file; recommendations go to the store."""
     from optimizer.planning import run_plan
@@ -87,7 +109,11 @@ def plan_stage(engine: Engine, config: Config) -> StageResult:
 
 
 StageFn = Callable[[Engine, Config], StageResult]
-BUILT: dict[str, StageFn] = {"collect": collect_stage, "plan": plan_stage}
+BUILT: dict[str, StageFn] = {
+    "collect": collect_stage,
+    "forecast": forecast_stage,
+    "plan": plan_stage,
+}
 
 
 def run_pipeline(

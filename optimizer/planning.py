@@ -101,7 +101,9 @@ def _sizing_details(problem: Problem) -> dict[str, Any]:
         "smaller_than_recorded": len(smaller),
         "needs_more_than_today": sum(1 for d in problem.demands if d.undersized),
         "idle": sum(1 for d in problem.demands if d.idle_note),
-        "source": "p90 of recent utilization; no forecast yet (issue #4)",
+        "sized_from_forecast": sum(1 for d in sized if "forecast" in d.sizing_note[:40]),
+        "source": "the forecast's p90 band where a fresh forecast exists, else the p90 of "
+        "recent utilization",
     }
 
 

@@ -52,6 +52,7 @@ class SizingSettings:
     target_memory: float = 0.8
     enabled: bool = True
     min_days: int = 3
+    use_forecasts: bool = True  # size from the latest fresh forecast when there is one
 
     def __post_init__(self) -> None:
         if self.window_days < 1 or self.min_days < 0:
@@ -70,6 +71,12 @@ class Usage:
     cpu_p90: float
     memory_p10: float
     memory_p90: float
+    basis: str = ""  # where the percentiles come from; "" = the recent window
+
+    def source(self, settings: SizingSettings) -> str:
+        return self.basis or (
+            f"the p90 of the last {settings.window_days} days of utilization (no forecast yet)"
+        )
 
 
 @dataclass(frozen=True)
@@ -140,8 +147,7 @@ def size_workload(
     vcpu = max(1, math.ceil(cpu / settings.target_cpu - 1e-9))
     memory = _round_up(mem / settings.target_memory)
     note = (
-        f"sized from the p90 of the last {settings.window_days} days of utilization "
-        f"(no forecast yet): needs {vcpu} vCPU / {memory:g} GiB per replica, has "
+        f"sized from {usage.source(settings)}: needs {vcpu} vCPU / {memory:g} GiB per replica, has "
         f"{recorded_vcpu} / {recorded_memory_gib:g} (p90 {cpu:.3g} cores and {mem:.3g} GiB "
         f"per replica at targets {settings.target_cpu:.0%} CPU, "
         f"{settings.target_memory:.0%} memory)"
@@ -158,7 +164,7 @@ def beyond_largest(s: Sizing) -> Sizing:
         s.recorded_vcpu,
         s.recorded_memory_gib,
         False,
-        f"the p90 of recent utilization asks for {s.vcpu} vCPU / {s.memory_gib:g} "
+        f"the p90 demand asks for {s.vcpu} vCPU / {s.memory_gib:g} "
         "GiB per replica, more than any offer has: recorded size kept (add replicas)",
         s.cpu_p90,
         s.memory_p90,
@@ -192,7 +198,7 @@ def idle_reason(
     if spread > IDLE_MEMORY_SPREAD * recorded_memory_gib:
         return ""
     return (
-        f"idle over the last {settings.window_days} days (no forecast yet): p90 CPU "
+        f"idle by {usage.source(settings)}: p90 CPU "
         f"{cpu:.3g} cores per replica is {cpu / recorded_vcpu:.2%} of its {recorded_vcpu} vCPU "
         f"(idle below {IDLE_CPU_SHARE:.0%}), and memory is flat: p10–p90 "
         f"{usage.memory_p10 / n:.3g}–{usage.memory_p90 / n:.3g} GiB per replica, a spread of "

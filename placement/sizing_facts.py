@@ -33,6 +33,7 @@ SAMPLES = UsageSample.__table__  # type: ignore[attr-defined]
 WORKLOADS = Workload.__table__  # type: ignore[attr-defined]
 CPU_METRIC, MEMORY_METRIC = "cpu_cores", "memory_gib"
 QUANTILES = (0.1, 0.9)
+FORECAST_FRESH = timedelta(days=2)
 BATCH = 2000  # (series, metric) groups ranked at a time
 
 
@@ -120,8 +121,47 @@ def load_usage(
     since = newest - timedelta(days=settings.window_days)
     ranked = _ranked(conn.execute(_grouped(since, only, conn.dialect.name)))
     out: dict[str, Usage] = {}
+    forecast = forecast_percentiles(conn, newest) if settings.use_forecasts else {}
     for sid in sorted({sid for sid, _ in ranked}):
         n_cpu, _, cpu_p90 = ranked.get((sid, CPU_METRIC), (0, 0.0, 0.0))
         n_mem, mem_p10, mem_p90 = ranked.get((sid, MEMORY_METRIC), (0, 0.0, 0.0))
-        out[sid] = Usage(n_cpu, n_mem, cpu_p90, mem_p10, mem_p90)
+        out[sid] = forecast.get(sid, Usage(n_cpu, n_mem, cpu_p90, mem_p10, mem_p90))
+        if sid in forecast:  # the window's sample counts still decide "too few samples"
+            f = forecast[sid]
+            out[sid] = Usage(n_cpu, n_mem, f.cpu_p90, f.memory_p10, f.memory_p90, f.basis)
     return out, newest
+
+
+def forecast_percentiles(conn: Connection, newest: datetime) -> dict[str, Usage]:
+    """Per workload series, the percentiles of its latest fresh CPU and memory forecasts:
+    p90 = the 90th percentile over the horizon's hours of the forecast's p90 band (so
+    the busy hours of next month fit, with the forecast's own uncertainty); memory p10 =
+    the 10th percentile of its p10 band. A forecast is fresh when it starts at most
+    FORECAST_FRESH before the newest sample; older ones are ignored, not trusted."""
+    from forecasts.save import latest
+
+    stored = latest(conn, metrics=[CPU_METRIC, MEMORY_METRIC])
+    out: dict[str, Usage] = {}
+    for sid in sorted({sid for sid, _ in stored}):
+        cpu, mem = stored.get((sid, CPU_METRIC)), stored.get((sid, MEMORY_METRIC))
+        if cpu is None or mem is None:
+            continue
+        fresh = True
+        for f in (cpu, mem):
+            first = f.metrics.get("first_ts")
+            if not first or datetime.fromisoformat(first) < newest - FORECAST_FRESH:
+                fresh = False
+        if not fresh:
+            continue
+        cs, ms = cpu.metrics.get("summary", {}), mem.metrics.get("summary", {})
+        if not cs or not ms:
+            continue
+        days = int(cpu.metrics.get("horizon_hours", 0)) // 24
+        basis = (
+            f"the forecast of the next {days} days (p90 band: {cpu.model} for CPU, "
+            f"{mem.model} for memory)"
+            if days
+            else f"the latest forecast (p90 band: {cpu.model} for CPU, {mem.model} for memory)"
+        )
+        out[sid] = Usage(0, 0, cs["upper_p90"], ms["lower_p10"], ms["upper_p90"], basis)
+    return out

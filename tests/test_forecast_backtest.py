@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from forecasts.backtest import backtest, origins_for
-from forecasts.protocol import Prediction
+from forecasts.protocol import HOURLY, Context, Prediction
 
 
 @dataclass(frozen=True)
@@ -18,7 +18,7 @@ class Oracle:
     truth: np.ndarray
     name: str = "oracle"
 
-    def forecast(self, history: np.ndarray, horizon: int) -> Prediction:
+    def forecast(self, history: np.ndarray, horizon: int, context: Context = HOURLY) -> Prediction:
         future = self.truth[len(history) : len(history) + horizon]
         return Prediction(future - 1, future, future + 1, self.name)
 
@@ -28,7 +28,7 @@ class Constant:
     value: float
     name: str = "constant"
 
-    def forecast(self, history: np.ndarray, horizon: int) -> Prediction:
+    def forecast(self, history: np.ndarray, horizon: int, context: Context = HOURLY) -> Prediction:
         p = np.full(horizon, self.value)
         return Prediction(p, p, p, self.name)
 

@@ -40,17 +40,17 @@ def test_seasonal_naive_repeats_the_last_season_with_its_own_error_band() -> Non
     errors = y[3:] - y[:-3]  # [1, 2, 2, 1, -1, 2]
     low, high = np.percentile(errors, [10, 90])
     low, high = min(low, 0.0), max(high, 0.0)
-    assert p.p10.tolist() == pytest.approx((p.p50 + low).tolist())
-    assert p.p90.tolist() == pytest.approx((p.p50 + high).tolist())
-    assert (p.p10 <= p.p50).all() and (p.p50 <= p.p90).all()
+    assert p.lower.tolist() == pytest.approx((p.p50 + low).tolist())
+    assert p.upper.tolist() == pytest.approx((p.p50 + high).tolist())
+    assert (p.lower <= p.p50).all() and (p.p50 <= p.upper).all()
     assert p.model == "seasonal-naive"
 
 
 def test_seasonal_naive_band_holds_the_point_on_a_trend() -> None:
     y = np.arange(30, dtype=float)  # every season-to-season change is +3
     p = SeasonalNaive(period=3).forecast(y, horizon=3)
-    assert p.p10.tolist() == p.p50.tolist() == [27.0, 28.0, 29.0]
-    assert p.p90.tolist() == [30.0, 31.0, 32.0]
+    assert p.lower.tolist() == p.p50.tolist() == [27.0, 28.0, 29.0]
+    assert p.upper.tolist() == [30.0, 31.0, 32.0]
 
 
 def test_seasonal_naive_needs_one_season() -> None:

@@ -10,7 +10,6 @@ import click
 from store.errors import StageNotBuilt
 
 PENDING = {
-    "forecast": ("demand forecasting (Prophet, backtests, Dask)", "#4"),
     "apply": ("safe apply of approved storage tiering", "#6"),
     "rollback": ("rollback of applied changes", "#6"),
     "audit": ("audit log verification and export", "#6"),

@@ -156,11 +156,12 @@ def plan(
     sizing_facts = details.get("sizing") or {}
     if sizing_facts:
         app.out.print(
-            f"sizing: {sizing_facts.get('sized_from_utilization', 0)} workload(s) sized from "
-            f"recent utilization ({sizing_facts.get('smaller_than_recorded', 0)} smaller than "
+            f"sizing: {sizing_facts.get('sized_from_utilization', 0)} workload(s) sized "
+            f"({sizing_facts.get('sized_from_forecast', 0)} from forecasts, the rest from recent "
+            f"utilization; {sizing_facts.get('smaller_than_recorded', 0)} smaller than "
             f"recorded, {sizing_facts.get('needs_more_than_today', 0)} need more than today's "
             f"instance), {sizing_facts.get('recorded_size_kept', 0)} kept their recorded size; "
-            f"{sizing_facts.get('idle', 0)} idle; no forecast yet (issue #4)"
+            f"{sizing_facts.get('idle', 0)} idle"
         )
     tiering = details.get("tiering") or {}
     if tiering:
