@@ -6,7 +6,8 @@ cheap to pickle, and it never raises: a failure comes back as `status="failed"` 
 reason, so one bad series cannot lose the others (issue #4 §3).
 
 The rules (design.md §5):
-- under `min_days` (14) of history, or a flat history: seasonal-naive, with that reason;
+- under `min_days` (14) of history, a flat history, or too few points for one backtest
+  origin: seasonal-naive, with that reason;
 - otherwise a rolling-origin backtest of Prophet against seasonal-naive on the same
   origins; the lower MASE wins, and a tie keeps the baseline;
 - spend series also get anomaly flags: the last `anomaly_days` are forecast from the
@@ -22,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from forecasts.backtest import Backtest, backtest
+from forecasts.backtest import Backtest, backtest, origins_for
 from forecasts.baseline import SeasonalNaive
 from forecasts.kinds import kind_of
 from forecasts.prophet_backend import ProphetForecaster
@@ -151,11 +152,14 @@ def _choose(
     if reason:
         return baseline, "fallback", reason, {}
     horizon = steps(settings.backtest_horizon, spec.step)
+    need = baseline.period + 1
+    if not origins_for(len(y), horizon, settings.origins, need):
+        # e.g. exactly 14 days: a week of history before a week-long origin needs one more step.
+        why = f"{len(y)} points, under {need} + a {horizon}-step backtest: seasonal-naive used"
+        return baseline, "fallback", why, {}
     candidate = candidate_for(spec, settings)
     ctx = Context(spec.start, spec.step, settings.level)
-    bt = backtest(
-        y, candidate, baseline.period, horizon, settings.origins, baseline.period + 1, ctx
-    )
+    bt = backtest(y, candidate, baseline.period, horizon, settings.origins, need, ctx)
     model: Forecaster = candidate if bt.winner == candidate.name else baseline
     return model, "ok", f"{bt.why} over {bt.origins} origin(s)", _score_dict(bt)
 
@@ -221,8 +225,8 @@ def backtest_series(spec: SeriesSpec, settings: Settings) -> SeriesForecast:
     empty = np.zeros(0)
     try:
         y = np.asarray(spec.values, dtype=np.float64)
-        if len(y) == 0:
-            raise ValueError("the series has no values")
+        if len(y) == 0 or not np.isfinite(y).all():
+            raise ValueError("the series has no values or non-finite ones (regularize it first)")
         baseline = SeasonalNaive(season_of(len(y), spec.step))
         model, status, why, metrics = _choose(y, spec, settings, baseline)
         metrics["history_points"] = len(y)

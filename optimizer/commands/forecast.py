@@ -112,7 +112,12 @@ def _run(app: AppContext, settings: Settings, config: Any, pattern: str | None,
     from forecasts.engine import EngineChoice, run_all
     from forecasts.load import load_specs
 
-    choice = config.engine_choice()
+    try:
+        choice = config.engine_choice()
+    except ValueError as exc:  # e.g. [forecast] scheduler without engine = "dask"
+        raise ConfigError(
+            f"[forecast] {exc}", fix='set engine = "dask" with scheduler, or remove scheduler'
+        ) from exc
     name = "dask" if scheduler else (engine_name or choice.name)
     try:
         choice = EngineChoice(name, workers or choice.workers, scheduler or choice.scheduler)
