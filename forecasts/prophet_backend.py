@@ -46,20 +46,19 @@ def _quiet() -> None:
 
 def outlier_mask(y: np.ndarray, period: int, mads: float) -> np.ndarray:
     """True where a point is further than `mads` robust deviations from the median of its
-    position in the season (hour of the week); needs two full seasons to judge."""
+    position in the season (hour of the week). The deviation's scale is ONE median
+    absolute deviation over the whole series: with four weeks there are only four points
+    per hour of the week, too few to scale each on its own. Needs two full seasons."""
     n = len(y)
     if period < 2 or n < 2 * period or mads <= 0:
         return np.zeros(n, dtype=bool)
     phase = np.arange(n) % period
-    out = np.zeros(n, dtype=bool)
-    for p in range(period):
-        idx = np.nonzero(phase == p)[0]
-        vals = y[idx]
-        med = np.median(vals)
-        mad = np.median(np.abs(vals - med)) * 1.4826
-        if mad > 0:
-            out[idx] = np.abs(vals - med) > mads * mad
-    return out
+    medians = np.array([np.median(y[phase == p]) for p in range(period)])
+    residual = y - medians[phase]
+    scale = float(np.median(np.abs(residual - np.median(residual)))) * 1.4826
+    if scale <= 0:
+        return np.zeros(n, dtype=bool)
+    return np.asarray(np.abs(residual) > mads * scale, dtype=bool)
 
 
 @dataclass(frozen=True)

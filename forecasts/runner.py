@@ -7,6 +7,8 @@ connection, so a long run on a cluster never keeps the store locked.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Engine
@@ -15,6 +17,8 @@ from forecasts.engine import EngineChoice, Progress, run_all
 from forecasts.job import SeriesForecast, Settings
 from forecasts.load import Problem, load_specs
 from forecasts.save import save
+
+Bar = Callable[[str, int], AbstractContextManager[Progress]]
 
 
 @dataclass
@@ -46,17 +50,17 @@ def forecast_store(
     pattern: str | None = None,
     history_days: int | None = 90,
     run_id: int | None = None,
-    progress: Progress | None = None,
-    on_total: Progress | None = None,
+    bar: Bar | None = None,
     write: bool = True,
 ) -> Outcome:
-    """Forecast every matching series and (unless `write` is False) store the results."""
+    """Forecast every matching series and (unless `write` is False) store the results;
+    `bar(label, total)` opens a progress bar whose callable advances it."""
     began = time.perf_counter()
     with engine.connect() as conn:
         specs, problems = load_specs(conn, pattern, history_days)
-    if on_total:
-        on_total(len(specs))
-    results = run_all(specs, settings, choice, progress)
+    bar = bar or (lambda _label, _total: nullcontext(lambda _n: None))
+    with bar(f"forecasting {len(specs)} series", len(specs)) as advance:
+        results = run_all(specs, settings, choice, advance)
     counts: dict[str, int] = {}
     if write:
         with engine.begin() as conn:

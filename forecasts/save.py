@@ -34,16 +34,29 @@ def granularity_of(step: timedelta) -> str:
     return "day" if step >= timedelta(days=1) else "hour"
 
 
+DAYS_PER_MONTH = 30.4375
+
+
 def summary(result: SeriesForecast) -> dict[str, float]:
-    """Percentiles over the horizon that sizing and the report use (issue #4: p90 sizes)."""
+    """What sizing, tiering and the report read without the points: percentiles over the
+    horizon (issue #4: p90 sizes), and a month's total with its band. The total's band
+    treats the steps as independent normals (half-widths add in quadrature), as
+    placement.tiering's `access_from_daily` does for samples, so the two agree."""
     if not len(result.p50):
         return {}
+    per_month = DAYS_PER_MONTH * (timedelta(days=1) / result.step) / len(result.p50)
+    total = float(np.sum(result.p50)) * per_month
+    up = float(np.sqrt(np.sum((result.upper - result.p50) ** 2))) * np.sqrt(per_month)
+    down = float(np.sqrt(np.sum((result.p50 - result.lower) ** 2))) * np.sqrt(per_month)
     return {
         "upper_p90": float(np.percentile(result.upper, 90)),
         "p50_p90": float(np.percentile(result.p50, 90)),
         "lower_p10": float(np.percentile(result.lower, 10)),
         "p50_mean": float(np.mean(result.p50)),
         "upper_max": float(np.max(result.upper)),
+        "month_p10": max(0.0, total - down),
+        "month_p50": total,
+        "month_p90": total + up,
     }
 
 
@@ -118,7 +131,8 @@ def save(
                 points.append(
                     (fid, ts.strftime(SQLITE_DATETIME_FORMAT), float(lo), float(mid), float(hi))
                 )
-    _drop_old_points(conn, {(r[0], r[1]) for r in rows}, new_ids)
+    # A failed run keeps the previous forecast's points: they are still the latest usable.
+    _drop_old_points(conn, {(r[0], r[1]) for r in rows if r[7] is not None and r[7].start}, new_ids)
     upsert_rows(conn, "forecast_point", ("forecast_id", "ts", "p10", "p50", "p90"), points,
                 ("forecast_id", "ts"))  # fmt: skip
     counts: dict[str, int] = {}

@@ -11,7 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from forecasts.engine import EngineChoice
 from forecasts.job import Settings as ForecastSettings
@@ -92,6 +92,12 @@ class ForecastConfig(_Strict):
     fit_window_days: int | None = Field(default=28, ge=14)
     uncertainty_samples: int = Field(default=200, ge=0, le=5000)
     series: str | None = None  # a glob; none = every series
+
+    @model_validator(mode="after")
+    def _scheduler_needs_dask(self) -> ForecastConfig:
+        if self.scheduler and self.engine != "dask":
+            raise ValueError('scheduler is set but engine is "local": set engine = "dask"')
+        return self
 
     def settings(self) -> ForecastSettings:
         return ForecastSettings(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +33,20 @@ class StageResult:
     exit_code: int = 0  # of the error class behind a failure (design.md §9)
 
 
-def collect_stage(engine: Engine, config: Config) -> StageResult:
+ProgressFactory = Callable[[str, int], AbstractContextManager[Callable[[int], None]]]
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """What the caller lends the stages: a progress bar for long work (none by default)."""
+
+    progress: ProgressFactory | None = None
+
+    def bar(self, label: str, total: int) -> AbstractContextManager[Callable[[int], None]]:
+        return self.progress(label, total) if self.progress else nullcontext(lambda _n: None)
+
+
+def collect_stage(engine: Engine, config: Config, hooks: Hooks) -> StageResult:
     """Every configured source; one failing source never stops the others."""
     files, rows, failures, unbuilt = 0, 0, [], []
     for source in config.sources:
@@ -61,12 +75,14 @@ def collect_stage(engine: Engine, config: Config) -> StageResult:
     )
 
 
-def forecast_stage(engine: Engine, config: Config) -> StageResult:
+def forecast_stage(engine: Engine, config: Config, hooks: Hooks) -> StageResult:
     """Every series ([forecast] series narrows it) on the configured engine."""
     from forecasts.runner import forecast_store
 
     fc = config.forecast
-    outcome = forecast_store(engine, fc.settings(), fc.engine_choice(), fc.series, fc.history_days)
+    outcome = forecast_store(
+        engine, fc.settings(), fc.engine_choice(), fc.series, fc.history_days, bar=hooks.bar
+    )
     total = len(outcome.results) + len(outcome.problems)
     models = ", ".join(f"{m} {n}" for m, n in sorted(outcome.models().items()))
     detail = (
@@ -83,7 +99,7 @@ def forecast_stage(engine: Engine, config: Config) -> StageResult:
     )
 
 
-def plan_stage(engine: Engine, config: Config) -> StageResult:
+def plan_stage(engine: Engine, config: Config, hooks: Hooks) -> StageResult:
     """Plan with the configured policy file; recommendations go to the store."""
     from optimizer.planning import run_plan
     from policies import load_policies, policies_sha256
@@ -108,7 +124,7 @@ def plan_stage(engine: Engine, config: Config) -> StageResult:
     )
 
 
-StageFn = Callable[[Engine, Config], StageResult]
+StageFn = Callable[[Engine, Config, Hooks], StageResult]
 BUILT: dict[str, StageFn] = {
     "collect": collect_stage,
     "forecast": forecast_stage,
@@ -121,6 +137,7 @@ def run_pipeline(
     config: Config,
     stages: tuple[str, ...] = STAGES,
     on_stage: Callable[[StageResult], None] | None = None,
+    hooks: Hooks | None = None,
 ) -> tuple[int, list[StageResult]]:
     """Run the stages in order and record the run; returns (run id, results)."""
     run_table = Run.__table__  # type: ignore[attr-defined]
@@ -138,7 +155,7 @@ def run_pipeline(
         else:
             started = time.perf_counter()
             try:
-                result = fn(engine, config)
+                result = fn(engine, config, hooks or Hooks())
             except OptimizerError as exc:
                 result = StageResult(name, "failed", detail=exc.message, exit_code=exc.exit_code)
             result.seconds = time.perf_counter() - started

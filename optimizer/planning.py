@@ -235,7 +235,8 @@ def plan_tiering(engine: Engine, policy_file: PolicyFile) -> tuple[list[Rec], di
         "excluded_by_policy": excluded,
         "below_change_budget": below,
         "unpriced": skipped,
-        "access": "last 30 days of samples; no forecast yet (issue #4)",
+        "access": "next month's forecast where a fresh one exists, else the last 30 days "
+        "of samples",
     }
     return out, details
 

@@ -2,8 +2,9 @@
 storage-class prices merged with the defaults of `tiering_prices`, and the last 30 days
 of access samples per group.
 
-Forecasts do not exist yet (issue #4): access is the last 30 days of `gb_retrieved` and
-`get_requests` samples before the newest sample in the store, and the reasons say so.
+Access is next month's forecast (issue #4) where a fresh one exists for both
+`gb_retrieved` and `get_requests`; otherwise the last 30 days of samples before the
+newest sample in the store. The reasons say which.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ GROUPS = StorageGroup.__table__  # type: ignore[attr-defined]
 TIERS = StorageTierPrice.__table__  # type: ignore[attr-defined]
 SAMPLES = UsageSample.__table__  # type: ignore[attr-defined]
 ACCESS_DAYS = 30
+FRESH = timedelta(days=2)
 GB_METRIC, GET_METRIC = "gb_retrieved", "get_requests"
 
 
@@ -116,7 +118,39 @@ def _access(conn: Connection, series: list[str]) -> tuple[dict[str, Access], dat
         sid: access_from_daily(daily[sid, GB_METRIC], daily[sid, GET_METRIC], ACCESS_DAYS)
         for sid in series
     }
+    for sid, forecast in forecast_access(conn, newest).items():
+        if sid in out:
+            seen = out[sid]  # the samples still say how many days back it and how bursty
+            out[sid] = Access(forecast.gb, forecast.requests, seen.days, seen.unpredictable,
+                              forecast.note)  # fmt: skip
     return out, newest
+
+
+def forecast_access(conn: Connection, newest: datetime) -> dict[str, Access]:
+    """Per storage series, next month's reads from its latest fresh `gb_retrieved` and
+    `get_requests` forecasts (p10/p50/p90 of the month's total: forecasts.save.summary).
+    Fresh means it starts at most 2 days before the newest sample, as for sizing."""
+    from forecasts.save import latest
+
+    stored = latest(conn, metrics=[GB_METRIC, GET_METRIC])
+    out: dict[str, Access] = {}
+    for sid in sorted({sid for sid, _ in stored}):
+        gb, req = stored.get((sid, GB_METRIC)), stored.get((sid, GET_METRIC))
+        if gb is None or req is None:
+            continue
+        firsts = [f.metrics.get("first_ts") for f in (gb, req)]
+        if not all(firsts) or min(datetime.fromisoformat(str(t)) for t in firsts) < newest - FRESH:
+            continue
+        g, r = gb.metrics.get("summary", {}), req.metrics.get("summary", {})
+        if "month_p50" not in g or "month_p50" not in r:
+            continue
+        out[sid] = Access(
+            (g["month_p10"], g["month_p50"], g["month_p90"]),
+            (r["month_p10"], r["month_p50"], r["month_p90"]),
+            note=f"access forecast for the next month ({gb.model} for GB read, "
+            f"{req.model} for requests)",
+        )
+    return out
 
 
 def _group(row: Any, as_of: datetime) -> GroupFacts:

@@ -57,7 +57,7 @@ def run(app: AppContext, stages: str, skip_unbuilt: bool) -> None:
             "cloud collectors are not built yet (issue #5): " + ", ".join(cloud),
             fix='run with --skip-unbuilt, or use FOCUS exports ([[sources]] type = "focus")',
         )
-    from optimizer.pipeline import run_pipeline
+    from optimizer.pipeline import Hooks, run_pipeline
 
     engine = app.engine()
 
@@ -76,7 +76,10 @@ def run(app: AppContext, stages: str, skip_unbuilt: bool) -> None:
 
     if not app.json_output:
         app.out.print("[bold]optimizer run[/]")
-    run_id, results = run_pipeline(engine, config, ordered, on_stage=show)
+    from optimizer.progress import progress_bar
+
+    hooks = Hooks(progress=lambda label, total: progress_bar(app, label, total=total))
+    run_id, results = run_pipeline(engine, config, ordered, on_stage=show, hooks=hooks)
     if app.json_output:
         app.emit_json(
             {
