@@ -63,6 +63,12 @@ bench: $(VENV)/.installed-dev
 bench-placement: $(VENV)/.installed-dev
 	$(BIN)/python bench/placement.py --out bench/out/placement.json $(BENCH_ARGS)
 
+## make bench-forecast: forecast accuracy on the real traces (../shared/data/traces) and the
+## speed of 1,000 series with model selection (see bench/RESULTS.md). BENCH_ARGS="--part
+## speed --series 100" for a smaller run.
+bench-forecast: $(VENV)/.installed-dev
+	$(BIN)/python bench/forecast.py --out bench/out/forecast.json $(BENCH_ARGS)
+
 pg-start:
 	@scripts/pg.sh start
 pg-stop:
