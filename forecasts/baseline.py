@@ -32,8 +32,12 @@ class SeasonalNaive:
         last = y[-self.period :]
         p50 = np.resize(last, horizon)  # repeats the last season
         tail = (1 - context.level) / 2 * 100
-        if len(y) > self.period:
-            errors = y[self.period :] - y[: -self.period]
+        # The band's errors at the season's lag; with exactly one season of history there
+        # is no such pair, so a day's lag (or one step's) measures the change instead of
+        # claiming a band of zero width.
+        lag = next((g for g in (self.period, 24, 1) if len(y) > g), 0)
+        if lag:
+            errors = y[lag:] - y[:-lag]
             low, high = np.percentile(errors, [tail, 100 - tail])
             # A trend can put both percentiles on one side; the band still holds p50.
             low, high = min(float(low), 0.0), max(float(high), 0.0)

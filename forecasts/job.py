@@ -10,6 +10,9 @@ The rules (design.md §5):
   origin: seasonal-naive, with that reason;
 - otherwise a rolling-origin backtest of Prophet against seasonal-naive on the same
   origins; the lower MASE wins, and a tie keeps the baseline;
+- a choice made by a backtest less than `reselect_days` (7) ago is reused without
+  re-running it (the model of a series rarely changes overnight, and the backtest is
+  most of the cost); the reason then names the backtest's date;
 - spend series also get anomaly flags: the last `anomaly_days` are forecast from the
   days before them at a 95% band, and actuals outside it are flagged.
 """
@@ -49,6 +52,17 @@ class Settings:
     uncertainty_samples: int = 200
     holidays_country: str | None = None
     candidate: str = "prophet"  # "prophet" or "seasonal-naive" (baseline only)
+    reselect_days: int = 7  # reuse a backtest's choice this long; 0 = backtest every run
+
+
+@dataclass(frozen=True)
+class PriorChoice:
+    """The model a recent backtest chose for the series, and what it measured."""
+
+    model: str
+    chosen_at: datetime
+    why: str
+    metrics: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -59,6 +73,7 @@ class SeriesSpec:
     step: timedelta
     values: np.ndarray
     repairs: dict[str, int] = field(default_factory=dict)
+    prior: PriorChoice | None = None  # reused instead of a backtest when recent enough
 
 
 @dataclass(frozen=True)
@@ -137,11 +152,16 @@ def _fallback_reason(y: np.ndarray, spec: SeriesSpec, settings: Settings) -> str
     return None
 
 
-def _score_dict(bt: Backtest) -> dict[str, Any]:
+def _score_dict(bt: Backtest, settings: Settings) -> dict[str, Any]:
     def one(s: Any) -> dict[str, Any]:
         return {"model": s.model, "mase": s.mase, "smape": s.smape, "coverage": s.coverage}
 
-    return {"origins": bt.origins, "candidate": one(bt.candidate), "baseline": one(bt.baseline)}
+    return {
+        "origins": bt.origins,
+        "candidate": one(bt.candidate),
+        "baseline": one(bt.baseline),
+        "backtest_horizon_hours": int(settings.backtest_horizon / timedelta(hours=1)),
+    }
 
 
 def _choose(
@@ -158,10 +178,18 @@ def _choose(
         why = f"{len(y)} points, under {need} + a {horizon}-step backtest: seasonal-naive used"
         return baseline, "fallback", why, {}
     candidate = candidate_for(spec, settings)
+    prior = spec.prior
+    if prior is not None and settings.reselect_days > 0:
+        chosen = {candidate.name: candidate, baseline.name: baseline}.get(prior.model)
+        if chosen is not None:
+            day = prior.chosen_at.date().isoformat()
+            why = f"{prior.why} (backtest of {day}, re-run every {settings.reselect_days} days)"
+            return chosen, "ok", why, {**prior.metrics, "chosen_at": prior.chosen_at.isoformat()}
     ctx = Context(spec.start, spec.step, settings.level)
     bt = backtest(y, candidate, baseline.period, horizon, settings.origins, need, ctx)
     model: Forecaster = candidate if bt.winner == candidate.name else baseline
-    return model, "ok", f"{bt.why} over {bt.origins} origin(s)", _score_dict(bt)
+    why = f"{bt.why} over {bt.origins} origin(s)"
+    return model, "ok", why, {**_score_dict(bt, settings), "backtest_why": why}
 
 
 def clip(pred: Prediction, metric: str) -> Prediction:

@@ -25,6 +25,7 @@ commands that never forecast.
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -115,9 +116,12 @@ class ProphetForecaster:
             cap = max(cap, top * 1.0001, floor + 1e-6)
             for df in (frame, future):
                 df["floor"], df["cap"] = floor, cap
-        model.fit(frame)
-        np.random.seed(self.seed)
-        out: Any = model.predict(future)
+        with warnings.catch_warnings():
+            # Logistic growth overflows exp() far from the cap; the results stay finite.
+            warnings.simplefilter("ignore", RuntimeWarning)
+            model.fit(frame)
+            np.random.seed(self.seed)
+            out: Any = model.predict(future)
         p50 = out["yhat"].to_numpy(dtype=np.float64)
         if self.uncertainty_samples > 0:
             lower = out["yhat_lower"].to_numpy(dtype=np.float64)

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from forecasts.engine import EngineChoice, Progress, run_all
 from forecasts.job import SeriesForecast, Settings
 from forecasts.load import Problem, load_specs
-from forecasts.save import save
+from forecasts.save import attach_priors, save
 
 Bar = Callable[[str, int], AbstractContextManager[Progress]]
 
@@ -58,6 +58,7 @@ def forecast_store(
     began = time.perf_counter()
     with engine.connect() as conn:
         specs, problems = load_specs(conn, pattern, history_days)
+        specs = attach_priors(conn, specs, settings)
     bar = bar or (lambda _label, _total: nullcontext(lambda _n: None))
     with bar(f"forecasting {len(specs)} series", len(specs)) as advance:
         results = run_all(specs, settings, choice, advance)

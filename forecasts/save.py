@@ -11,7 +11,7 @@ each, so a nightly run does not grow the store by a million rows.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,7 +19,7 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from forecasts.job import SeriesForecast, Settings
+from forecasts.job import PriorChoice, SeriesForecast, SeriesSpec, Settings
 from forecasts.load import Problem
 from store.bulk import upsert_rows
 from store.models import Forecast, ForecastPoint
@@ -28,6 +28,7 @@ from store.types import SQLITE_DATETIME_FORMAT, utcnow
 FORECASTS = Forecast.__table__  # type: ignore[attr-defined]
 POINTS = ForecastPoint.__table__  # type: ignore[attr-defined]
 CHUNK = 500
+PRIOR_KEYS = ("origins", "candidate", "baseline", "backtest_horizon_hours", "backtest_why")
 
 
 def granularity_of(step: timedelta) -> str:
@@ -60,8 +61,10 @@ def summary(result: SeriesForecast) -> dict[str, float]:
     }
 
 
-def _metrics(result: SeriesForecast, settings: Settings) -> dict[str, Any]:
+def _metrics(result: SeriesForecast, settings: Settings, now: datetime) -> dict[str, Any]:
     out = dict(result.metrics)
+    if "backtest_why" in out and "chosen_at" not in out:
+        out["chosen_at"] = now.isoformat()  # a backtest ran in this run
     out["seconds"] = round(result.seconds, 4)
     out["level"] = settings.level
     out["horizon_hours"] = int(settings.horizon / timedelta(hours=1))
@@ -108,7 +111,7 @@ def save(
     points: list[tuple[int, str, float, float, float]] = []
     rows: list[tuple[str, str, str, str, str, str, dict[str, Any], SeriesForecast | None]] = [
         (r.series_id, r.metric, r.model or "none", granularity_of(r.step), r.status, r.reason,
-         _metrics(r, settings), r)
+         _metrics(r, settings, now), r)
         for r in results
     ] + [
         (p.series_id, p.metric, "none", "hour", "failed", p.reason, {}, None) for p in problems
@@ -172,6 +175,32 @@ def latest(
             row.id, row.series_id, row.metric, row.model, row.status, row.reason,
             row.created_at, row.metrics or {},
         )  # fmt: skip
+    return out
+
+
+def attach_priors(
+    conn: Connection, specs: Sequence[SeriesSpec], settings: Settings, now: datetime | None = None
+) -> list[SeriesSpec]:
+    """The specs, each with the choice of its latest backtest when that is younger than
+    `settings.reselect_days` (see forecasts.job); unchanged when reselect_days is 0."""
+    if settings.reselect_days <= 0:
+        return list(specs)
+    cutoff = (now or utcnow()) - timedelta(days=settings.reselect_days)
+    stored = latest(conn)
+    out = []
+    for spec in specs:
+        f = stored.get((spec.series_id, spec.metric))
+        chosen_at = f.metrics.get("chosen_at") if f else None
+        if f is None or f.status != "ok" or not chosen_at or "backtest_why" not in f.metrics:
+            out.append(spec)
+            continue
+        when = datetime.fromisoformat(str(chosen_at))
+        if when < cutoff:
+            out.append(spec)
+            continue
+        keep: dict[str, Any] = {k: f.metrics[k] for k in PRIOR_KEYS if k in f.metrics}
+        prior = PriorChoice(f.model, when, str(f.metrics["backtest_why"]), keep)
+        out.append(replace(spec, prior=prior))
     return out
 
 

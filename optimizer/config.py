@@ -92,6 +92,7 @@ class ForecastConfig(_Strict):
     fit_window_days: int | None = Field(default=28, ge=14)
     uncertainty_samples: int = Field(default=200, ge=0, le=5000)
     series: str | None = None  # a glob; none = every series
+    reselect_days: int = Field(default=7, ge=0, le=90)  # 0 = backtest every run
 
     @model_validator(mode="after")
     def _scheduler_needs_dask(self) -> ForecastConfig:
@@ -106,6 +107,7 @@ class ForecastConfig(_Strict):
             fit_window_days=self.fit_window_days,
             uncertainty_samples=self.uncertainty_samples,
             holidays_country=self.holidays or None,
+            reselect_days=self.reselect_days,
         )
 
     def engine_choice(self) -> EngineChoice:

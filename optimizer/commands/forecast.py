@@ -111,6 +111,7 @@ def _run(app: AppContext, settings: Settings, config: Any, pattern: str | None,
          job: Any = None) -> tuple[list[SeriesForecast], list[Any]]:  # fmt: skip
     from forecasts.engine import EngineChoice, run_all
     from forecasts.load import load_specs
+    from forecasts.save import attach_priors
 
     try:
         choice = config.engine_choice()
@@ -125,6 +126,8 @@ def _run(app: AppContext, settings: Settings, config: Any, pattern: str | None,
         raise click.BadParameter(str(exc)) from exc
     with app.engine().connect() as conn:
         specs, problems = load_specs(conn, pattern or config.series, config.history_days)
+        if job is None:  # `forecast backtest` always backtests
+            specs = attach_priors(conn, specs, settings)
     if not specs and not problems:
         raise ConfigError(
             "no series to forecast" + (f" match {pattern!r}" if pattern else " in the store"),
@@ -156,10 +159,16 @@ def _run(app: AppContext, settings: Settings, config: Any, pattern: str | None,
     "--holidays", help="Country code whose public holidays Prophet models (e.g. US); '' for none."
 )
 @click.option("--dry-run", is_flag=True, help="Forecast and print, but write nothing to the store.")
+@click.option(
+    "--reselect",
+    is_flag=True,
+    help="Backtest every series now, even those whose model a backtest chose in the last "
+    "[forecast] reselect_days (7).",
+)
 @click.pass_context
 def forecast(ctx: click.Context, pattern: str | None, engine_name: str | None, workers: int | None,
              scheduler: str | None, horizon: timedelta | None, granularity: str,
-             holidays: str | None, dry_run: bool) -> None:  # fmt: skip
+             holidays: str | None, dry_run: bool, reselect: bool) -> None:  # fmt: skip
     """Forecast every series in the store (or those matching --series) and store the results.
 
     Each series is backtested: Prophet against seasonal-naive on the same rolling origins,
@@ -171,6 +180,10 @@ def forecast(ctx: click.Context, pattern: str | None, engine_name: str | None, w
         return
     app: AppContext = ctx.obj
     config, settings = _settings(app, horizon, holidays)
+    if reselect:
+        from dataclasses import replace
+
+        settings = replace(settings, reselect_days=0)
     results, problems = _run(app, settings, config, pattern, engine_name, workers, scheduler)
     counts: dict[str, int] = {}
     if not dry_run:

@@ -123,15 +123,26 @@ def list_cmd(app: AppContext, pattern: str | None, status: str | None, limit: in
         app.emit_json([{**f.__dict__} for f in rows])
         return
     table = Table(title=f"{len(rows)} forecast(s)")
-    for col in ("series", "metric", "model", "status", "MASE", "naive MASE", "anomalies", "why"):
-        table.add_column(col, overflow="fold")
+    table.add_column("series / metric", overflow="fold", ratio=3)
+    table.add_column("model", overflow="fold", ratio=2)
+    table.add_column("MASE / naive", no_wrap=True)
+    table.add_column("cover", no_wrap=True)
+    table.add_column("chosen / note", overflow="fold", ratio=3)
     for f in rows[:limit]:
         cand, base = f.metrics.get("candidate", {}), f.metrics.get("baseline", {})
         chosen = cand if f.model == cand.get("model") else base
-        table.add_row(f.series_id, f.metric, f.model, f.status, _num(chosen.get("mase")),
-                      _num(base.get("mase")), str(len(f.metrics.get("anomalies", []))),
-                      f.reason or "")  # fmt: skip
+        when = str(f.metrics.get("chosen_at", ""))[:10]
+        note = f"backtest {when}" if f.status == "ok" and when else (f.reason or "")
+        anomalies = len(f.metrics.get("anomalies", []))
+        if anomalies:
+            note += f"; {anomalies} anomal{'y' if anomalies == 1 else 'ies'}"
+        model = f.model if f.status == "ok" else f"{f.model} ({f.status})"
+        table.add_row(f"{f.series_id} / {f.metric}", model,
+                      f"{_num(chosen.get('mase'))} / {_num(base.get('mase'))}",
+                      _num(chosen.get("coverage"), "{:.0%}"), note)  # fmt: skip
     app.out.print(table)
+    if len(rows) > limit:
+        app.out.print(f"… {len(rows) - limit} more (--limit, or --json for all)")
 
 
 @forecast.command("anomalies")
