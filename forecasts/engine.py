@@ -116,7 +116,10 @@ def run_dask(
     try:
         run = uuid.uuid4().hex[:12]  # a shared scheduler may hold another run's keys
         keys = [f"forecast-{run}-{i}" for i in range(len(specs))]
-        futures = client.map(job, list(specs), settings=settings, key=keys)
+        # Scattered first: the series travel as data, not inside the task graph (which
+        # Dask warns about past a few MB).
+        data = client.scatter(list(specs))
+        futures = client.map(job, data, settings=settings, key=keys)
         where = {f.key: i for i, f in enumerate(futures)}
         results: list[SeriesForecast | None] = [None] * len(specs)
         for future in dd.as_completed(futures):
