@@ -17,7 +17,7 @@ import importlib
 import multiprocessing
 import os
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from forecasts.job import SeriesForecast, SeriesSpec, Settings, forecast_series
+from store.errors import ForecastError
 
 Progress = Callable[[int], None]
 Job = Callable[[SeriesSpec, Settings], SeriesForecast]
@@ -77,15 +78,26 @@ def run_local(
         futures: dict[Future[SeriesForecast], int] = {
             pool.submit(job, spec, settings): i for i, spec in enumerate(specs)
         }
-        for future in as_completed(futures):
-            i = futures[future]
-            try:
-                results[i] = future.result()
-            except Exception as exc:
-                results[i] = _failed(specs[i], f"worker failed: {type(exc).__name__}: {exc}")
-            if progress:
-                progress(1)
+        _gather(as_completed(futures), lambda f: futures[f], specs, results, progress)
     return [r for r in results if r is not None]
+
+
+def _gather(
+    done: Iterable[Any],
+    index_of: Callable[[Any], int],
+    specs: Sequence[SeriesSpec],
+    results: list[SeriesForecast | None],
+    progress: Progress | None,
+) -> None:
+    """Each finished future's result into its slot; a lost worker fails its series only."""
+    for future in done:
+        i = index_of(future)
+        try:
+            results[i] = future.result()
+        except Exception as exc:
+            results[i] = _failed(specs[i], f"worker failed: {type(exc).__name__}: {exc}")
+        if progress:
+            progress(1)
 
 
 def run_dask(
@@ -103,7 +115,14 @@ def run_dask(
         ) from exc
     cluster: Any = None
     if choice.scheduler:
-        client = dd.Client(choice.scheduler, timeout="10s")
+        try:
+            client = dd.Client(choice.scheduler, timeout="10s")
+        except (OSError, TimeoutError) as exc:
+            raise ForecastError(
+                f"cannot reach the Dask scheduler at {choice.scheduler}: {exc}",
+                fix="check the address and that `dask scheduler` runs there (and that its "
+                "workers have this version of optimizer installed), or use --engine local",
+            ) from exc
     else:
         cluster = dd.LocalCluster(
             n_workers=choice.worker_count(),
@@ -122,14 +141,7 @@ def run_dask(
         futures = client.map(job, data, settings=settings, key=keys)
         where = {f.key: i for i, f in enumerate(futures)}
         results: list[SeriesForecast | None] = [None] * len(specs)
-        for future in dd.as_completed(futures):
-            i = where[future.key]
-            try:
-                results[i] = future.result()
-            except Exception as exc:
-                results[i] = _failed(specs[i], f"worker failed: {type(exc).__name__}: {exc}")
-            if progress:
-                progress(1)
+        _gather(dd.as_completed(futures), lambda f: where[f.key], specs, results, progress)
         return [r for r in results if r is not None]
     finally:
         client.close()

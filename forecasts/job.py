@@ -216,14 +216,26 @@ def _anomalies(
     )
 
 
+def _history(spec: SeriesSpec) -> np.ndarray:
+    y = np.asarray(spec.values, dtype=np.float64)
+    if len(y) == 0 or not np.isfinite(y).all():
+        raise ValueError("the series has no values or non-finite ones (regularize it first)")
+    return y
+
+
+def _failed(spec: SeriesSpec, exc: Exception, began: float) -> SeriesForecast:
+    empty = np.zeros(0)
+    return SeriesForecast(
+        spec.series_id, spec.metric, "failed", None, f"{type(exc).__name__}: {exc}",
+        None, spec.step, empty, empty, empty, {}, (), time.perf_counter() - began,
+    )  # fmt: skip
+
+
 def forecast_series(spec: SeriesSpec, settings: Settings) -> SeriesForecast:
     """The whole job for one series; never raises (see module doc)."""
     began = time.perf_counter()
-    empty = np.zeros(0)
     try:
-        y = np.asarray(spec.values, dtype=np.float64)
-        if len(y) == 0 or not np.isfinite(y).all():
-            raise ValueError("the series has no values or non-finite ones (regularize it first)")
+        y = _history(spec)
         baseline = SeasonalNaive(season_of(len(y), spec.step))
         model, status, why, metrics = _choose(y, spec, settings, baseline)
         ctx = Context(spec.start, spec.step, settings.level)
@@ -241,29 +253,21 @@ def forecast_series(spec: SeriesSpec, settings: Settings) -> SeriesForecast:
             time.perf_counter() - began,
         )  # fmt: skip
     except Exception as exc:
-        return SeriesForecast(
-            spec.series_id, spec.metric, "failed", None, f"{type(exc).__name__}: {exc}",
-            None, spec.step, empty, empty, empty, {}, (), time.perf_counter() - began,
-        )  # fmt: skip
+        return _failed(spec, exc, began)
 
 
 def backtest_series(spec: SeriesSpec, settings: Settings) -> SeriesForecast:
     """Only the choice (`forecast backtest`): the backtest's metrics, no forecast."""
     began = time.perf_counter()
-    empty = np.zeros(0)
     try:
-        y = np.asarray(spec.values, dtype=np.float64)
-        if len(y) == 0 or not np.isfinite(y).all():
-            raise ValueError("the series has no values or non-finite ones (regularize it first)")
+        y = _history(spec)
         baseline = SeasonalNaive(season_of(len(y), spec.step))
         model, status, why, metrics = _choose(y, spec, settings, baseline)
         metrics["history_points"] = len(y)
+        empty = np.zeros(0)
         return SeriesForecast(
             spec.series_id, spec.metric, status, model.name, why, None, spec.step,
             empty, empty, empty, metrics, (), time.perf_counter() - began,
         )  # fmt: skip
     except Exception as exc:
-        return SeriesForecast(
-            spec.series_id, spec.metric, "failed", None, f"{type(exc).__name__}: {exc}",
-            None, spec.step, empty, empty, empty, {}, (), time.perf_counter() - began,
-        )  # fmt: skip
+        return _failed(spec, exc, began)
