@@ -272,4 +272,4 @@ def test_scheduler_without_dask_in_the_config_is_a_config_error(
     config.write_text('[forecast]\nscheduler = "tcp://127.0.0.1:8786"\n')
     code, _, err = cli("--config", str(config), "forecast", "--series", "wl-b")
     assert code == 2
-    assert "[forecast] --scheduler needs --engine dask" in err and "To fix" in err
+    assert 'scheduler is set but engine is "local"' in err and "To fix" in err
