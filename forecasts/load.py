@@ -124,8 +124,8 @@ def _usage(
         [None] if every else [series[i : i + CHUNK] for i in range(0, len(series), CHUNK)]
     )
     for chunk in chunks:
-        rows = conn.execute(_grouped(conn, chunk, since)).all()
-        for row in sorted(rows, key=lambda r: (r.series_id, r.metric)):
+        # Streamed, one series' text at a time (load_specs sorts the result).
+        for row in conn.execute(_grouped(conn, chunk, since)):
             if (row.series_id, row.metric) in wanted:
                 epoch = _epoch(str(row.ts).split(","))
                 values = np.array(str(row.v).split(","), dtype=np.float64)
@@ -198,4 +198,6 @@ def load_specs(
             cost_since = newest_dt - timedelta(days=history_days)
         for item in _spend(conn, pattern, cost_since):
             (out if isinstance(item, SeriesSpec) else problems).append(item)  # type: ignore[arg-type]
+    out.sort(key=lambda spec: (spec.series_id, spec.metric))
+    problems.sort(key=lambda p: (p.series_id, p.metric))
     return out, problems
