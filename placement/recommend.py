@@ -6,7 +6,8 @@ Pure: reads a `Problem` and a `Solution`, touches no store. Money here is `Decim
 - monthly cost of a placement = Σ replicas × (hourly price × 730 + expected spot restart
   cost per month), the recurring part of the solver's objective (see `placement.cost`);
 - monthly savings = today's monthly cost − the proposed one (0 when today's offer is
-  unknown); the p10–p90 range equals p50 until demand forecasts arrive (issue #4);
+  unknown); the p10–p90 range equals p50: instance-hours cost the same whatever the
+  demand, which the forecast already used to size the instance;
 - one-off cost = the move cost of every distinct new offer (egress + fixed move cost);
 - payback days = one-off / daily saving (daily = monthly × 12 / 365), None with no saving.
 
@@ -238,7 +239,10 @@ def _reasons(
         out.append(
             d.sizing_note if d.sizing_note.startswith("sized ") else f"sizing: {d.sizing_note}"
         )
-    out.append("range: p10 and p90 equal p50 until demand forecasts arrive (issue #4)")
+    out.append(
+        "range: p10 = p90 = p50: the instances cost the same at any demand (the forecast, "
+        "where there is one, chose their size)"
+    )
     return tuple(out)
 
 
