@@ -16,6 +16,7 @@ from store.errors import CollectorError, OptimizerError, StageNotBuilt
 from store.money import money_str
 
 if TYPE_CHECKING:
+    from collectors.exports.ingest import ExportImportSummary
     from collectors.focus.ingest import IngestSummary
     from collectors.usage.ingest import UsageImportSummary
 
@@ -221,6 +222,81 @@ def _print_usage(app: AppContext, s: UsageImportSummary) -> None:
             app.out.print(f"  … and {s.quarantined_total - len(s.quarantine_examples):,} more")
 
 
+EXPORT_FORMATS = ("aws-cur", "aws-cur2", "azure-cost-details", "gcp-billing-export")
+
+
+@collect.command("export")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    required=True,
+    type=click.Choice(EXPORT_FORMATS),
+    help="The native export format of every PATH.",
+)
+@click.option("--dry-run", is_flag=True, help="Map and report totals, write nothing.")
+@pass_app
+def collect_export(app: AppContext, paths: tuple[Path, ...], fmt: str, dry_run: bool) -> None:
+    """Normalise native billing exports (AWS CUR / CUR 2.0, Azure cost details, GCP
+    billing export CSV, also .gz) into FOCUS cost records, one transaction per file.
+
+    Each file is its own source (export:<format>:<absolute path>): re-importing it
+    replaces what it wrote, never doubles. A bad file writes nothing; the other files
+    still go in, and the exit code is 3. Mapping rules: docs/native-exports.md.
+    """
+    from collectors.exports.ingest import import_export_file
+
+    engine = app.engine()
+    done: list[ExportImportSummary] = []
+    failed: list[tuple[Path, OptimizerError]] = []
+    for path in paths:
+        try:
+            with progress_bar(app, f"importing {path.name}") as advance:
+                summary = import_export_file(engine, path, fmt, dry_run=dry_run, progress=advance)
+            done.append(summary)
+            if not app.json_output:
+                _print_export(app, summary)
+        except OptimizerError as exc:
+            if len(paths) == 1:
+                raise
+            failed.append((path, exc))
+            app.err.print(exc.render(), markup=False)
+    if app.json_output:
+        app.emit_json(
+            {
+                "format": fmt,
+                "dry_run": dry_run,
+                "rows": sum(s.rows for s in done),
+                "billed_cost_total": money_str(
+                    sum((s.billed_cost_total for s in done), Decimal(0))
+                ),
+                "effective_cost_total": money_str(
+                    sum((s.effective_cost_total for s in done), Decimal(0))
+                ),
+                "files": [s.as_dict() for s in done],
+                "failed": [{"path": str(p), **e.as_dict()} for p, e in failed],
+            }
+        )
+    if failed:
+        raise CollectorError(
+            f"{len(failed)} of {len(paths)} file(s) failed and wrote nothing: "
+            + ", ".join(p.name for p, _ in failed),
+            fix="fix the files named above and run the same command again "
+            "(files that went in will be replaced, not doubled)",
+        )
+
+
+def _print_export(app: AppContext, s: ExportImportSummary) -> None:
+    if s.dry_run:
+        app.out.print(f"[bold]dry run[/]: nothing written for {Path(s.path).name}")
+    _print_summary(app, s)
+    categories = ", ".join(f"{k} {v:,}" for k, v in sorted(s.categories.items()))
+    app.out.print(
+        f"  {s.source_rows:,} {s.format} row(s) -> {s.rows:,} FOCUS row(s): {categories}",
+        markup=False,
+    )
+
+
 def _not_built(name: str, issue: str) -> click.Command:
     @click.command(
         name,
@@ -241,7 +317,6 @@ for _name, _issue in (
     ("aws", "#5"),
     ("azure", "#5"),
     ("gcp", "#5"),
-    ("export", "#5"),
 ):
     collect.add_command(_not_built(_name, _issue))
 
