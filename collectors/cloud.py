@@ -1,0 +1,90 @@
+"""What every cloud collector offers, so `sources test`, `collect <cloud>` and the nightly
+run treat AWS, Azure and GCP alike (issue #5).
+
+A collector is built from its `[[sources]]` entry, never from credentials: each SDK finds
+its own (profiles, environment, managed identity, application default credentials), and
+nothing here stores, prints or logs them.
+
+- `check()` makes the cheapest read call that proves the source works and maps what goes
+  wrong to one status with a hint: `ok`, `invalid_config`, `auth_failed`,
+  `permission_denied` (naming the missing permission when the cloud says it),
+  `throttled`, `no_data`, `unreachable`, `error`.
+- `collect(engine, today)` reads from the source's watermark minus `restate_days`
+  (billing data is restated for days) to yesterday, replaces that window in the store in
+  one transaction per kind of data, and returns a `CollectSummary`: rows by kind, API
+  calls by operation (Cost Explorer calls cost money, so they are counted), quarantined
+  rows by reason. It raises nothing for a cloud-side failure: the summary's status says
+  what happened, so one failing source never stops the others.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Protocol
+
+from sqlalchemy.engine import Engine
+
+STATUSES = (
+    "ok",
+    "invalid_config",
+    "auth_failed",
+    "permission_denied",
+    "throttled",
+    "no_data",
+    "unreachable",
+    "error",
+)
+
+
+@dataclass(frozen=True)
+class Check:
+    status: str
+    detail: str
+    hint: str = ""
+    missing_permission: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"unknown source status {self.status!r}")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "detail": self.detail,
+            "hint": self.hint,
+            "missing_permission": self.missing_permission,
+        }
+
+
+@dataclass
+class CollectSummary:
+    source: str
+    status: str  # one of STATUSES
+    detail: str = ""
+    hint: str = ""
+    rows: dict[str, int] = field(default_factory=dict)  # cost_records, workloads, …
+    api_calls: dict[str, int] = field(default_factory=dict)  # operation -> calls
+    quarantined: dict[str, int] = field(default_factory=dict)  # reason -> rows
+    window: tuple[date, date] | None = None  # [start, end) of the billing days read
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "status": self.status,
+            "detail": self.detail,
+            "hint": self.hint,
+            "rows": dict(self.rows),
+            "api_calls": dict(self.api_calls),
+            "quarantined": dict(self.quarantined),
+            "window": [d.isoformat() for d in self.window] if self.window else None,
+        }
+
+
+class CloudCollector(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    def check(self) -> Check: ...
+
+    def collect(self, engine: Engine, today: date | None = None) -> CollectSummary: ...
