@@ -64,10 +64,22 @@ def _register() -> None:
         plan,
         policy,
         run,
+        sources,
         store_cmds,
     )
 
-    for module in (store_cmds, collect, demo, run, forecast, forecast_views, policy, plan, pending):
+    for module in (
+        store_cmds,
+        collect,
+        demo,
+        run,
+        forecast,
+        forecast_views,
+        sources,
+        policy,
+        plan,
+        pending,
+    ):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from collectors.focus.ingest import ingest_file
-from optimizer.config import CloudSource, Config, FocusSource
+from optimizer.config import Config, FocusSource
 from optimizer.stages import NOT_BUILT, STAGES
 from store.errors import OptimizerError
 from store.models import Run
@@ -48,30 +48,50 @@ class Hooks:
 
 def collect_stage(engine: Engine, config: Config, hooks: Hooks) -> StageResult:
     """Every configured source; one failing source never stops the others."""
+    from optimizer.sources_check import NotBuilt, collector_for
+
     files, rows, failures, unbuilt = 0, 0, [], []
+    clouds_ok = 0
+    calls: dict[str, int] = {}
     for source in config.sources:
-        if isinstance(source, CloudSource):
-            unbuilt.append(f"{source.name} ({source.type}: collector arrives with issue #5)")
+        if not isinstance(source, FocusSource):
+            try:
+                collector = collector_for(source)
+            except NotBuilt as exc:
+                unbuilt.append(f"{source.name} ({source.type}: {exc})")
+                continue
+            summary = collector.collect(engine)
+            rows += sum(summary.rows.values())
+            for op, n in summary.api_calls.items():
+                calls[op] = calls.get(op, 0) + n
+            if summary.status in ("ok", "no_data"):
+                clouds_ok += 1
+            else:
+                failures.append(f"{source.name}: {summary.status}: {summary.detail} {summary.hint}")
             continue
-        assert isinstance(source, FocusSource)
         paths = config.focus_files(source)
         if not paths:
             failures.append(f"{source.name}: no file matches {source.paths}")
         for path in paths:
             try:
-                summary = ingest_file(engine, path, source_key=f"{source.name}:{path.name}")
-                files, rows = files + 1, rows + summary.rows
+                summary_ = ingest_file(engine, path, source_key=f"{source.name}:{path.name}")
+                files, rows = files + 1, rows + summary_.rows
             except OptimizerError as exc:
                 failures.append(f"{source.name}: {exc.message}")
     detail = f"{len(config.sources)} source(s), {files} file(s), {rows:,} rows"
+    if calls:
+        detail += f", {sum(calls.values())} cloud API call(s)"
     if not config.sources:
         detail = "no sources configured (add [[sources]] to optimizer.toml)"
-    status = "failed" if failures and not files else ("partial" if failures else "ok")
+    status = (
+        "failed" if failures and not (files or clouds_ok) else ("partial" if failures else "ok")
+    )
     return StageResult(
         "collect",
         status,
         detail=detail,
-        data={"failures": failures, "not_built": unbuilt, "rows": rows},
+        exit_code=3 if failures else 0,
+        data={"failures": failures, "not_built": unbuilt, "rows": rows, "api_calls": calls},
     )
 
 
