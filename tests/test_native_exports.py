@@ -21,6 +21,7 @@ import gzip
 import json
 import shutil
 from collections import Counter
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 
@@ -161,7 +162,7 @@ def test_mapped_fields(sqlite_engine: Engine, native: Path) -> None:
     import_export_file(sqlite_engine, native / AZURE_TOOLKIT, "azure-cost-details")
     purchase = one(sqlite_engine, charge_category="Purchase")
     assert (purchase.billed_cost, purchase.effective_cost) == (Decimal("3.25"), Decimal(0))
-    assert purchase.commitment_discount_id.startswith("/providers/Microsoft.Capacity/")
+    assert (purchase.commitment_discount_id or "").startswith("/providers/Microsoft.Capacity/")
     assert purchase.pricing_category == "Committed"
     assert str(purchase.billing_period_end) == "2023-10-01 00:00:00+00:00"
     with sqlite_engine.connect() as conn:
@@ -171,11 +172,11 @@ def test_mapped_fields(sqlite_engine: Engine, native: Path) -> None:
     import_export_file(sqlite_engine, native / GCP_KOKU, "gcp-billing-export")
     credit = one(sqlite_engine, charge_category="Credit")
     assert credit.provider_name == "Google Cloud" and credit.billed_cost < 0
-    assert credit.custom["x_CreditType"] == "PROMOTION"
+    assert (credit.custom or {})["x_CreditType"] == "PROMOTION"
     assert str(credit.billing_period_start) == "2020-11-01 07:00:00+00:00"  # Pacific month
     bq = one(sqlite_engine, provider_name="Google Cloud", service_name="BigQuery")
     with sqlite_engine.connect() as conn:
-        stmt = sa.select(CostRecord.tags).where(CostRecord.provider_name == "Google Cloud")  # type: ignore[call-overload,arg-type]
+        stmt = sa.select(CostRecord.tags).where(CostRecord.provider_name == "Google Cloud")  # type: ignore[call-overload]
         labels = [r for (r,) in conn.execute(stmt) if r]
     assert {"goog-resource-type": "bigquery_dataset"} in labels
     assert bq.service_category == "Databases"  # focus_converters maps BigQuery there
@@ -219,9 +220,9 @@ CUR2_ROWS = [
 ]
 
 
-def write_cur2(path: Path, rows: list[tuple[str, ...]] = CUR2_ROWS, gz: bool = False) -> Path:
+def write_cur2(path: Path, rows: Sequence[tuple[str, ...]] = CUR2_ROWS, gz: bool = False) -> Path:
     opener = gzip.open if gz else open
-    with opener(path, "wt", newline="") as fh:  # type: ignore[operator]
+    with opener(path, "wt", newline="") as fh:
         w = csv.DictWriter(fh, CUR2_HEADER)
         w.writeheader()
         for i, (kind, unblended, net, sp_eff, ri_eff, ri_up, ri_rec, sp_tot, sp_used) in enumerate(
@@ -292,7 +293,7 @@ def test_cur2_synthetic_fixture(engine: Engine, tmp_path: Path) -> None:
     assert (
         covered.region_id == "us-east-1" and covered.service_name == "Amazon Elastic Compute Cloud"
     )
-    assert covered.custom["x_CostCategories"] == '{"env":"prod"}'
+    assert (covered.custom or {})["x_CostCategories"] == '{"env":"prod"}'
     fee = one(engine, commitment_discount_id=RI, charge_category="Purchase")
     assert fee.effective_cost == Decimal("0.20") and fee.charge_frequency == "Recurring"
 
