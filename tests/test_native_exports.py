@@ -394,11 +394,3 @@ def test_json_and_dry_run(sqlite_engine: Engine, native: Path) -> None:
     assert store_totals(sqlite_engine).rows == 1300
     text = invoke(sqlite_engine, "--format", "aws-cur", "--dry-run", paths[1], json_out=False)
     assert text.exit_code == 0 and "dry run" in text.output and "Usage 19" in text.output
-
-
-def test_cloud_stubs_still_say_not_built(sqlite_engine: Engine) -> None:
-    for cloud in ("aws", "azure", "gcp"):
-        result = CliRunner().invoke(
-            cli, ["--db", str(sqlite_engine.url.database), "collect", cloud]
-        )
-        assert exit_code(result) == 69
