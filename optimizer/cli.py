@@ -57,6 +57,7 @@ def cli(
 def _register() -> None:
     from optimizer.commands import (
         collect,
+        collect_cloud,
         demo,
         forecast,
         forecast_views,
@@ -71,6 +72,7 @@ def _register() -> None:
     for module in (
         store_cmds,
         collect,
+        collect_cloud,
         demo,
         run,
         forecast,

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from collectors.aws.settings import AwsSource
 from forecasts.engine import EngineChoice
 from forecasts.job import Settings as ForecastSettings
 from placement.sizing import SizingSettings
@@ -34,14 +35,15 @@ class FocusSource(_Strict):
 
 
 class CloudSource(_Strict):
-    """A cloud account read through its SDK (collectors arrive with issue #5)."""
+    """A cloud account read through its SDK (the Azure and GCP collectors arrive with
+    issue #5; AWS is `AwsSource`)."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
-    type: Literal["aws", "azure", "gcp"]
+    type: Literal["azure", "gcp"]
     name: str
 
 
-Source = Annotated[FocusSource | CloudSource, Field(discriminator="type")]
+Source = Annotated[FocusSource | AwsSource | CloudSource, Field(discriminator="type")]
 
 
 class StoreSettings(_Strict):

@@ -1,0 +1,287 @@
+"""The only module that imports boto3/botocore: clients, paging, call counts, errors.
+
+Credentials come from the SDK's own chain (environment, profiles, SSO, instance roles),
+optionally with an STS role assumed on top; nothing here reads, stores, prints or logs
+them. Throttling and transient errors are retried by botocore's "standard" retry mode;
+what still fails becomes an `AwsError` with one of collectors.cloud.STATUSES and a hint.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from datetime import date, datetime
+from typing import Any
+
+import boto3
+import botocore.exceptions as bx
+from botocore.config import Config
+
+from collectors.aws.settings import AwsSource
+
+AUTH_CODES = frozenset(
+    {
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "UnrecognizedClientException",
+        "InvalidClientTokenId",
+        "SignatureDoesNotMatch",
+        "AuthFailure",
+        "InvalidAccessKeyId",
+    }
+)
+DENIED_CODES = frozenset(
+    {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AllAccessDisabled"}
+)
+THROTTLE_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestLimitExceeded",
+        "LimitExceededException",
+        "TooManyRequestsException",
+        "SlowDown",
+    }
+)
+# boto3 service name -> IAM service prefix where they differ
+IAM_PREFIX = {"cloudwatch": "cloudwatch", "ce": "ce", "ec2": "ec2", "s3": "s3", "sts": "sts"}
+# operations whose IAM action is not the operation's own name
+IAM_ACTION = {
+    ("s3", "ListBuckets"): "s3:ListAllMyBuckets",
+    ("s3", "ListObjectsV2"): "s3:ListBucket",
+    ("s3", "GetBucketLifecycleConfiguration"): "s3:GetLifecycleConfiguration",
+    ("s3", "GetBucketLocation"): "s3:GetBucketLocation",
+}
+
+
+def iam_action(service: str, operation: str) -> str:
+    """The IAM action an API operation needs, e.g. ("ce", "GetCostAndUsage")."""
+    return IAM_ACTION.get((service, operation), f"{IAM_PREFIX.get(service, service)}:{operation}")
+
+
+class AwsError(Exception):
+    """A call that failed after the SDK's retries, mapped to a source status."""
+
+    def __init__(
+        self, status: str, detail: str, hint: str = "", missing_permission: str | None = None
+    ):
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.hint = hint
+        self.missing_permission = missing_permission
+
+
+def map_error(exc: BaseException, service: str, operation: str) -> AwsError:
+    """Map a botocore exception raised by `service.operation` to a status and a hint."""
+    action = iam_action(service, operation)
+    if isinstance(exc, bx.ClientError):
+        err = exc.response.get("Error", {})
+        code = str(err.get("Code", ""))
+        message = str(err.get("Message", ""))[:300]
+        where = f"{action}: {code}" + (f" ({message})" if message else "")
+        if code in AUTH_CODES:
+            return AwsError(
+                "auth_failed",
+                where,
+                "the credentials boto3 found are invalid or expired: refresh them "
+                "(aws sso login, new keys, or the profile named in the source)",
+            )
+        if code in DENIED_CODES:
+            return AwsError(
+                "permission_denied",
+                where,
+                f"grant {action} to the identity this source uses (see docs/permissions.md)",
+                missing_permission=action,
+            )
+        if code in THROTTLE_CODES:
+            return AwsError(
+                "throttled",
+                where,
+                "AWS kept throttling after the SDK's retries: run again later or raise "
+                "max_attempts in the source",
+            )
+        if code == "DataUnavailableException":
+            return AwsError("no_data", where, "Cost Explorer has no data for this account yet")
+        if code in ("OptInRequired", "SubscriptionRequiredException"):
+            return AwsError("permission_denied", where, "enable the service for this account")
+        return AwsError("error", where, "see the AWS error code above")
+    if isinstance(exc, bx.NoCredentialsError | bx.PartialCredentialsError):
+        return AwsError(
+            "auth_failed",
+            f"{action}: no AWS credentials found",
+            "set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, run `aws sso login`, "
+            "or name a profile in the source",
+        )
+    if isinstance(exc, bx.ProfileNotFound):
+        return AwsError("invalid_config", str(exc), "name a profile that exists in ~/.aws/config")
+    if isinstance(
+        exc, bx.EndpointConnectionError | bx.ConnectTimeoutError | bx.ProxyConnectionError
+    ):
+        return AwsError(
+            "unreachable",
+            f"{action}: cannot connect ({exc})",
+            "check the network, proxy and endpoint_url; the SDK retried already",
+        )
+    if isinstance(exc, bx.ReadTimeoutError):
+        return AwsError("unreachable", f"{action}: timed out ({exc})", "run again later")
+    if isinstance(exc, bx.ParamValidationError):
+        return AwsError("error", f"{action}: {exc}", "a bug in the collector: please report it")
+    return AwsError("error", f"{action}: {type(exc).__name__}: {exc}", "")
+
+
+def _camel(snake: str) -> str:
+    return "".join(part.title() for part in snake.split("_"))
+
+
+class AwsApi:
+    """boto3 clients for one source, counting every API call by IAM action."""
+
+    def __init__(self, source: AwsSource):
+        self.source = source
+        self.calls: Counter[str] = Counter()
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._config = Config(
+            retries={"mode": "standard", "max_attempts": source.max_attempts},
+            connect_timeout=10,
+            read_timeout=60,
+        )
+        self._session: Any = None
+
+    def _get_session(self) -> Any:
+        if self._session is None:
+            try:
+                base = boto3.Session(profile_name=self.source.profile)
+            except bx.BotoCoreError as exc:
+                raise map_error(exc, "sts", "GetCallerIdentity") from None
+            if self.source.role_arn:
+                sts = base.client("sts", endpoint_url=self.source.endpoint_url, config=self._config)
+                creds = self._invoke(
+                    sts,
+                    "sts",
+                    "assume_role",
+                    RoleArn=self.source.role_arn,
+                    RoleSessionName="optimizer-collector",
+                )["Credentials"]
+                base = boto3.Session(
+                    aws_access_key_id=creds["AccessKeyId"],
+                    aws_secret_access_key=creds["SecretAccessKey"],
+                    aws_session_token=creds["SessionToken"],
+                )
+            self._session = base
+        return self._session
+
+    def client(self, service: str, region: str | None = None) -> Any:
+        region = region or self.source.regions[0]
+        key = (service, region)
+        if key not in self._clients:
+            self._clients[key] = self._get_session().client(
+                service,
+                region_name=region,
+                endpoint_url=self.source.endpoint_url,
+                config=self._config,
+            )
+        return self._clients[key]
+
+    def _invoke(self, client: Any, service: str, method: str, **kwargs: Any) -> Any:
+        operation = _camel(method)
+        self.calls[iam_action(service, operation)] += 1
+        try:
+            return getattr(client, method)(**kwargs)
+        except (bx.ClientError, bx.BotoCoreError) as exc:
+            raise map_error(exc, service, operation) from None
+
+    def call(self, service: str, method: str, region: str | None = None, **kwargs: Any) -> Any:
+        try:
+            client = self.client(service, region)
+        except bx.BotoCoreError as exc:
+            raise map_error(exc, service, _camel(method)) from None
+        return self._invoke(client, service, method, **kwargs)
+
+    # -- the calls the collector makes ---------------------------------------------------
+    def account_id(self) -> str:
+        return str(self.call("sts", "get_caller_identity")["Account"])
+
+    def cost_and_usage(
+        self, start: date, end: date, group_by: list[str]
+    ) -> Iterator[dict[str, Any]]:
+        """Every page of GetCostAndUsage, DAILY, [start, end), grouped by two dimensions."""
+        kwargs: dict[str, Any] = {
+            "TimePeriod": {"Start": start.isoformat(), "End": end.isoformat()},
+            "Granularity": "DAILY",
+            "Metrics": ["UnblendedCost", "AmortizedCost", "UsageQuantity"],
+            "GroupBy": [{"Type": "DIMENSION", "Key": k} for k in group_by],
+        }
+        while True:
+            page = self.call("ce", "get_cost_and_usage", region="us-east-1", **kwargs)
+            yield page
+            token = page.get("NextPageToken")
+            if not token:
+                return
+            kwargs["NextPageToken"] = token
+
+    def instances(self, region: str) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {}
+        while True:
+            page = self.call("ec2", "describe_instances", region=region, **kwargs)
+            for reservation in page.get("Reservations", []):
+                out.extend(reservation.get("Instances", []))
+            if not page.get("NextToken"):
+                return out
+            kwargs["NextToken"] = page["NextToken"]
+
+    def instance_types(self, region: str, names: list[str]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for i in range(0, len(names), 100):
+            page = self.call(
+                "ec2", "describe_instance_types", region=region, InstanceTypes=names[i : i + 100]
+            )
+            out.extend(page.get("InstanceTypes", []))
+        return out
+
+    def metric_data(
+        self, region: str, queries: list[dict[str, Any]], start: datetime, end: datetime
+    ) -> list[dict[str, Any]]:
+        """Every MetricDataResult, pages followed, at most 500 queries per request."""
+        out: list[dict[str, Any]] = []
+        for i in range(0, len(queries), 500):
+            kwargs: dict[str, Any] = {
+                "MetricDataQueries": queries[i : i + 500],
+                "StartTime": start,
+                "EndTime": end,
+                "ScanBy": "TimestampAscending",
+            }
+            while True:
+                page = self.call("cloudwatch", "get_metric_data", region=region, **kwargs)
+                out.extend(page.get("MetricDataResults", []))
+                if not page.get("NextToken"):
+                    break
+                kwargs["NextToken"] = page["NextToken"]
+        return out
+
+    def buckets(self) -> list[dict[str, Any]]:
+        return list(self.call("s3", "list_buckets").get("Buckets", []))
+
+    def bucket_region(self, bucket: str) -> str:
+        location = self.call("s3", "get_bucket_location", Bucket=bucket).get("LocationConstraint")
+        return str(location or "us-east-1")
+
+    def lifecycle_rules(self, bucket: str) -> list[dict[str, Any]]:
+        try:
+            reply = self.call("s3", "get_bucket_lifecycle_configuration", Bucket=bucket)
+        except AwsError as exc:
+            if "NoSuchLifecycleConfiguration" in exc.detail:
+                return []
+            raise
+        return list(reply.get("Rules", []))
+
+    def objects(self, bucket: str) -> Iterator[dict[str, Any]]:
+        kwargs: dict[str, Any] = {"Bucket": bucket}
+        while True:
+            page = self.call("s3", "list_objects_v2", **kwargs)
+            yield from page.get("Contents", [])
+            if not page.get("IsTruncated"):
+                return
+            kwargs["ContinuationToken"] = page["NextContinuationToken"]

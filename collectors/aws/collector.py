@@ -1,0 +1,260 @@
+"""`AwsCollector`: one `[[sources]] type = "aws"` entry into the store, incrementally.
+
+Window: [watermark - restate_days, today) once the source has a watermark, else
+[today - first_days, today). Each kind of data is written in its own transaction:
+- spend: this source's cost records whose ChargePeriodStart is in the window are
+  deleted and the window re-read from Cost Explorer is inserted, so a re-run replaces
+  and restated amounts take over, never double counting;
+- inventory: workloads upserted by name; storage groups upserted by name;
+- utilization: the window's `cpu_pct` samples of each instance replaced.
+The watermark moves to the window's end only when every kind succeeded. Cloud-side
+failures become the summary's status (collectors.cloud.STATUSES); nothing is raised.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from collectors.aws import mapping
+from collectors.aws.adapter import AwsApi, AwsError
+from collectors.aws.settings import AwsSource
+from collectors.cloud import Check, CollectSummary
+from collectors.exports.common import FocusRow
+from collectors.exports.ingest import HEADER
+from collectors.focus.ingest import COST_COLUMNS
+from collectors.focus.normalize import BatchNormalizer
+from collectors.focus.schema import plan_columns
+from store import costs
+from store.bulk import upsert_rows
+from store.models import CostRecord, SourceState, StorageGroup, UsageSample, Workload
+from store.sources import record_source_failure, record_source_success
+from store.types import utcnow
+
+SOURCE_TYPE = "aws"
+
+
+def _day(d: date) -> datetime:
+    return datetime(d.year, d.month, d.day, tzinfo=UTC)
+
+
+def _table(model: Any) -> sa.Table:
+    return model.__table__  # type: ignore[no-any-return]
+
+
+class AwsCollector:
+    def __init__(self, source: AwsSource):
+        self.source = source
+        self.key = source.source_key
+
+    @property
+    def name(self) -> str:
+        return self.source.name
+
+    def check(self) -> Check:
+        """sts:GetCallerIdentity, then (if enabled) one day of Cost Explorer."""
+        api = AwsApi(self.source)
+        try:
+            account = api.account_id()
+            if self.source.cost_explorer:
+                today = datetime.now(UTC).date()
+                for _ in api.cost_and_usage(today - timedelta(days=1), today, []):
+                    break
+        except AwsError as exc:
+            return Check(exc.status, exc.detail, exc.hint, exc.missing_permission)
+        return Check("ok", f"account {account}")
+
+    # -- collect ----------------------------------------------------------------------
+    def window(self, engine: Engine, today: date) -> tuple[date, date]:
+        with engine.connect() as conn:
+            state = conn.execute(
+                sa.select(_table(SourceState).c.watermark).where(
+                    _table(SourceState).c.source_key == self.key
+                )
+            ).scalar_one_or_none()
+        if state is None:
+            return today - timedelta(days=self.source.first_days), today
+        start = min(state.date(), today) - timedelta(days=self.source.restate_days)
+        return start, today
+
+    def collect(self, engine: Engine, today: date | None = None) -> CollectSummary:
+        today = today or datetime.now(UTC).date()
+        start, end = self.window(engine, today)
+        summary = CollectSummary(self.name, "ok", window=(start, end))
+        api = AwsApi(self.source)
+        failure: AwsError | None = None
+        try:
+            account = api.account_id()
+        except AwsError as exc:
+            failure, account = exc, ""
+        steps = [
+            (self.source.cost_explorer, self._spend),
+            (self.source.inventory or self.source.metrics, self._compute),
+            (self.source.s3, self._storage),
+        ]
+        for enabled, step in steps:
+            if failure is not None:
+                break
+            if not enabled:
+                continue
+            try:
+                step(api, engine, account, start, end, summary)
+            except AwsError as exc:
+                failure = exc
+        summary.api_calls = dict(sorted(api.calls.items()))
+        if failure is not None:
+            summary.status, summary.detail, summary.hint = (
+                failure.status,
+                failure.detail,
+                failure.hint,
+            )
+            with engine.begin() as conn:
+                record_source_failure(
+                    conn, self.key, SOURCE_TYPE, f"{failure.status}: {failure.detail}"
+                )
+            return summary
+        with engine.begin() as conn:
+            t = costs.totals(conn, self.key)
+            total = costs.CostTotals(
+                t.rows, t.billed_cost, t.effective_cost, t.period_start or _day(start), _day(end)
+            )
+            rows = ", ".join(f"{k} {v}" for k, v in summary.rows.items())
+            record_source_success(
+                conn, self.key, SOURCE_TYPE, total, detail=f"account {account}: {rows}"
+            )
+        summary.detail = f"account {account}"
+        return summary
+
+    # -- spend ------------------------------------------------------------------------
+    def _spend(
+        self, api: AwsApi, engine: Engine, account: str, start: date, end: date, s: CollectSummary
+    ) -> None:
+        pages = api.cost_and_usage(start, end, mapping.CE_GROUP_BY)
+        mapped = mapping.map_cost_pages(pages, self.key, account)
+        rows, keys = [], []
+        seen: set[str] = set()
+        for row, key in zip(mapped.rows, mapped.keys, strict=True):
+            if key in seen:
+                mapped.quarantine("duplicate (day, account, service) group")
+                continue
+            seen.add(key)
+            rows.append(row)
+            keys.append(key)
+        for reason, n in mapped.quarantined.items():
+            s.quarantined[reason] = s.quarantined.get(reason, 0) + n
+        records = _table(CostRecord)
+        with engine.begin() as conn:
+            conn.execute(
+                sa.delete(records).where(
+                    records.c.source_key == self.key,
+                    records.c.charge_period_start >= _day(start),
+                    records.c.charge_period_start < _day(end),
+                )
+            )
+            if rows:
+                upsert_rows(
+                    conn, "cost_record", COST_COLUMNS, self._store_rows(rows, keys),
+                    conflict=("natural_key",),
+                )  # fmt: skip
+        s.rows["cost_records"] = len(rows)
+
+    def _store_rows(self, rows: list[FocusRow], keys: list[str]) -> list[tuple[Any, ...]]:
+        """FOCUS rows -> cost_record tuples through the FOCUS batch validation."""
+        batch = pa.RecordBatch.from_arrays(
+            [pa.array([r.get(name) for r in rows], pa.string()) for name in HEADER], names=HEADER
+        )
+        normalizer = BatchNormalizer(Path(self.key), plan_columns(HEADER, "1.2"))
+        cols = normalizer.normalize(batch).columns
+        cols["natural_key"] = keys
+        cols["source_key"] = [self.key] * len(rows)
+        return list(zip(*(cols[c] for c in COST_COLUMNS), strict=True))
+
+    # -- EC2 + CloudWatch -------------------------------------------------------------
+    def _compute(
+        self, api: AwsApi, engine: Engine, account: str, start: date, end: date, s: CollectSummary
+    ) -> None:
+        now = utcnow()
+        workloads: list[dict[str, Any]] = []
+        for region in self.source.regions:
+            instances = api.instances(region)
+            types = sorted({str(i["InstanceType"]) for i in instances if i.get("InstanceType")})
+            sizes = mapping.instance_type_sizes(api.instance_types(region, types)) if types else {}
+            found = [
+                w
+                for i in instances
+                if (w := mapping.instance_workload(i, region, account, sizes, self.key, now))
+            ]
+            workloads.extend(found)
+            if self.source.metrics and found:
+                ids = [str(w["series_id"]).removeprefix("aws:") for w in found]
+                results = api.metric_data(region, mapping.cpu_queries(ids), _day(start), _day(end))
+                samples = mapping.cpu_samples(results, ids, self.key)
+                self._replace_samples(engine, [w["series_id"] for w in found], samples, start, end)
+                s.rows["usage_samples"] = s.rows.get("usage_samples", 0) + len(samples)
+        if self.source.inventory:
+            with engine.begin() as conn:
+                _upsert_by_name(conn, _table(Workload), workloads)
+            s.rows["workloads"] = len(workloads)
+
+    def _replace_samples(
+        self,
+        engine: Engine,
+        series: list[str],
+        samples: list[dict[str, Any]],
+        start: date,
+        end: date,
+    ) -> None:
+        t = _table(UsageSample)
+        with engine.begin() as conn:
+            conn.execute(
+                sa.delete(t).where(
+                    t.c.series_id.in_(series),
+                    t.c.metric == mapping.CPU_METRIC,
+                    t.c.ts >= _day(start),
+                    t.c.ts < _day(end),
+                )
+            )
+            if samples:
+                conn.execute(sa.insert(t), samples)
+
+    # -- S3 ---------------------------------------------------------------------------
+    def _storage(
+        self, api: AwsApi, engine: Engine, account: str, start: date, end: date, s: CollectSummary
+    ) -> None:
+        now = utcnow()
+        groups: list[dict[str, Any]] = []
+        for bucket in api.buckets():
+            name = str(bucket["Name"])
+            region = api.bucket_region(name)
+            rules = api.lifecycle_rules(name)
+            groups.extend(
+                mapping.storage_groups(
+                    name, region, account, api.objects(name), rules, self.key, now
+                )
+            )
+        with engine.begin() as conn:
+            _upsert_by_name(conn, _table(StorageGroup), groups)
+        s.rows["storage_groups"] = len(groups)
+
+
+def _upsert_by_name(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """Update the row with the same unique name, else insert (few rows: inventory)."""
+    for row in rows:
+        updated = conn.execute(
+            sa.update(table).where(table.c.name == row["name"]).values(**row)
+        ).rowcount
+        if not updated:
+            conn.execute(sa.insert(table).values(**row))
+
+
+def totals(engine: Engine, source_key: str) -> tuple[int, Decimal]:
+    """Rows and BilledCost of one source (for tests and the CLI)."""
+    with engine.connect() as conn:
+        t = costs.totals(conn, source_key)
+    return t.rows, t.billed_cost

@@ -1,0 +1,43 @@
+"""`[[sources]] type = "aws"`: one AWS account (or a member account through a role).
+
+Credentials never go here: boto3 finds them through its standard chain (environment,
+shared config and credentials files, SSO, instance or task roles). `profile` picks a
+named profile from that chain; `role_arn` is assumed on top of it through STS.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class AwsSource(BaseModel):
+    """An AWS account read through boto3; see docs/collectors-aws.md."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["aws"]
+    name: str = Field(min_length=1)
+    # Regions whose EC2 instances, CloudWatch metrics are read (Cost Explorer is global).
+    regions: list[str] = Field(default_factory=lambda: ["us-east-1"], min_length=1)
+    # A named profile of the SDK's shared config; None = the default chain.
+    profile: str | None = None
+    # Assume this role (e.g. in a member account) on top of the profile's credentials.
+    role_arn: str | None = None
+    # Send every call here instead of AWS (tests, local fakes, VPC endpoints).
+    endpoint_url: str | None = None
+    # Each run re-reads this many days before the watermark: AWS restates recent billing.
+    restate_days: int = Field(default=3, ge=0, le=60)
+    # Days of billing read on the first run (no watermark yet).
+    first_days: int = Field(default=30, ge=1, le=365)
+    # Retry attempts per call for throttling and transient errors (botocore "standard").
+    max_attempts: int = Field(default=5, ge=1, le=20)
+    cost_explorer: bool = True  # spend (ce:GetCostAndUsage: $0.01 per request)
+    inventory: bool = True  # EC2 instances -> workloads
+    metrics: bool = True  # CloudWatch CPUUtilization -> usage samples
+    s3: bool = True  # S3 buckets -> storage groups
+
+    @property
+    def source_key(self) -> str:
+        return f"aws:{self.name}"
