@@ -14,12 +14,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from collectors.aws import mapping
-from collectors.aws.adapter import map_error
+from collectors.aws.adapter import AwsApi, AwsError, map_error
 from collectors.aws.collector import AwsCollector, totals
 from collectors.aws.settings import AwsSource
 from optimizer.config import load_config
 from store.models import SourceState, StorageGroup, UsageSample, Workload
-from tests.aws_fake import FakeAws, aws_fixture, free_port, moto_server  # noqa: F401
+from tests.aws_fake import FakeAws, ThrottlingCe, aws_fixture, free_port, moto_server  # noqa: F401
 
 TODAY = datetime.now(UTC).date() + timedelta(days=1)  # window ends after the seeded metrics
 GROUP_DEFS = [
@@ -70,12 +70,15 @@ def d(n: int) -> date:
 
 def seed_estate(aws: FakeAws) -> list[str]:
     ec2 = aws.client("ec2")
-    image = ec2.describe_images()["Images"][0]["ImageId"]
     ids = []
-    for name, itype in (("web", "m5.large"), ("batch", "c5.xlarge")):
+    for name, itype, market in (
+        ("web", "m5.large", {}),
+        ("batch", "c5.xlarge", {"MarketType": "spot"}),
+    ):
         tags = [{"Key": "Name", "Value": name}, {"Key": "team", "Value": "a"}]
         r = ec2.run_instances(
-            ImageId=image, MinCount=1, MaxCount=1, InstanceType=itype,
+            ImageId="ami-12c6146b",  # any id: describe_images would load moto's AMI catalogue (2 s)
+            MinCount=1, MaxCount=1, InstanceType=itype, InstanceMarketOptions=market,
             TagSpecifications=[{"ResourceType": "instance", "Tags": tags}],
         )  # fmt: skip
         ids.append(r["Instances"][0]["InstanceId"])
@@ -138,6 +141,8 @@ def test_collect_end_to_end(aws: FakeAws, sqlite_engine: Engine) -> None:
         )
         assert web.name == f"aws:web:{ids[0]}" and web.tags["team"] == "a"
         assert web.purchase_option == "on_demand" and web.zone.startswith("us-east-1")
+        batch = w[f"aws:{ids[1]}"]
+        assert (batch.purchase_option, batch.vcpu, batch.memory_gib) == ("spot", 4, 8.0)
         samples = conn.execute(
             sa.select(UsageSample.__table__.c.metric, UsageSample.__table__.c.value)
         ).all()
@@ -316,3 +321,23 @@ def test_mapping_cost_key_is_stable() -> None:
     a = mapping.cost_key("aws:prod", date(2024, 1, 1), "1", "Amazon EC2")
     assert a == mapping.cost_key("aws:prod", date(2024, 1, 1), "1", "Amazon EC2")
     assert a != mapping.cost_key("aws:other", date(2024, 1, 1), "1", "Amazon EC2")
+
+
+@pytest.mark.parametrize(("throttle", "attempts", "outcome"), [(1, 2, "ok"), (2, 2, "throttled")])
+def test_throttling_retried_by_the_sdk_then_mapped(
+    aws: FakeAws, throttle: int, attempts: int, outcome: str
+) -> None:
+    fake = ThrottlingCe(throttle)
+    try:
+        api = AwsApi(source(aws, endpoint_url=fake.url, max_attempts=attempts))
+        try:
+            pages = list(api.cost_and_usage(d(2), d(1), mapping.CE_GROUP_BY))
+            status = "ok" if [p["ResultsByTime"] for p in pages] == [[]] else "?"
+        except AwsError as exc:
+            status = exc.status
+            assert "ce:GetCostAndUsage: ThrottlingException" in exc.detail
+        assert status == outcome
+        assert fake.requests == min(throttle + 1, attempts)  # the SDK retried
+        assert api.calls == {"ce:GetCostAndUsage": 1}  # counted once, retries included
+    finally:
+        fake.close()

@@ -143,7 +143,8 @@ class AwsApi:
         self.calls: Counter[str] = Counter()
         self._clients: dict[tuple[str, str], Any] = {}
         self._config = Config(
-            retries={"mode": "standard", "max_attempts": source.max_attempts},
+            # total_max_attempts counts the first try (botocore's max_attempts would not)
+            retries={"mode": "standard", "total_max_attempts": source.max_attempts},
             connect_timeout=10,
             read_timeout=60,
         )

@@ -31,7 +31,8 @@ class AwsSource(BaseModel):
     restate_days: int = Field(default=3, ge=0, le=60)
     # Days of billing read on the first run (no watermark yet).
     first_days: int = Field(default=30, ge=1, le=365)
-    # Retry attempts per call for throttling and transient errors (botocore "standard").
+    # Attempts per call, the first included: botocore's "standard" retry mode retries
+    # throttling, 5xx and connection errors with backoff (AWS_MAX_ATTEMPTS semantics).
     max_attempts: int = Field(default=5, ge=1, le=20)
     cost_explorer: bool = True  # spend (ce:GetCostAndUsage: $0.01 per request)
     inventory: bool = True  # EC2 instances -> workloads
