@@ -117,7 +117,7 @@ def test_collect_end_to_end(aws: FakeAws, sqlite_engine: Engine) -> None:
     assert s.status == "ok", s
     assert s.window == (d(3), TODAY)
     assert s.rows == {"cost_records": 5, "usage_samples": 4, "workloads": 2, "storage_groups": 2}
-    assert totals(sqlite_engine, "aws:prod") == (5, Decimal("33.78"))
+    assert totals(sqlite_engine, "prod") == (5, Decimal("33.78"))
     assert s.api_calls == {
         "ce:GetCostAndUsage": 2,  # two pages followed
         "cloudwatch:GetMetricData": 1,
@@ -168,7 +168,7 @@ def test_rerun_same_window_never_double_counts(aws: FakeAws, sqlite_engine: Engi
     again = AwsCollector(src).collect(sqlite_engine, TODAY)
     assert again.window == first.window
     assert first.status == again.status == "ok"
-    assert totals(sqlite_engine, "aws:prod") == (2, Decimal("10"))
+    assert totals(sqlite_engine, "prod") == (2, Decimal("10"))
     assert first.api_calls["ce:GetCostAndUsage"] == 1
 
 
@@ -185,7 +185,7 @@ def test_restate_window_replaces_changed_amounts(aws: FakeAws, sqlite_engine: En
     )
     s = AwsCollector(src).collect(sqlite_engine, TODAY)
     assert s.window == (d(2), TODAY)
-    assert totals(sqlite_engine, "aws:prod") == (4, Decimal("10.50"))
+    assert totals(sqlite_engine, "prod") == (4, Decimal("10.50"))
 
 
 def test_malformed_group_quarantined_and_rest_kept(aws: FakeAws, sqlite_engine: Engine) -> None:
@@ -200,7 +200,7 @@ def test_malformed_group_quarantined_and_rest_kept(aws: FakeAws, sqlite_engine: 
         "UnblendedCost amount '12,50' is not a decimal": 1,
         "group Keys missing or not matching GroupDefinitions": 1,
     }
-    assert totals(sqlite_engine, "aws:prod") == (1, Decimal("2.5"))
+    assert totals(sqlite_engine, "prod") == (1, Decimal("2.5"))
 
 
 def test_check_ok_and_unreachable(aws: FakeAws) -> None:
@@ -303,7 +303,11 @@ def test_cli_one_source_down_other_stored(
     assert by_name["down"]["status"] == "unreachable"
     from store.engine import make_engine
 
-    assert totals(make_engine(db), "aws:good") == (1, Decimal("7.77"))
+    assert totals(make_engine(db), "good") == (1, Decimal("7.77"))
+    with pytest.raises(SystemExit):
+        main([*base, "--json", "sources", "list"])
+    listed = {r["name"]: r["last_status"] for r in json.loads(capsys.readouterr().out)}
+    assert listed == {"good": "ok", "down": "failed"}
 
 
 def test_config_takes_aws_sources(tmp_path: Path) -> None:
@@ -318,8 +322,8 @@ def test_config_takes_aws_sources(tmp_path: Path) -> None:
 
 
 def test_mapping_cost_key_is_stable() -> None:
-    a = mapping.cost_key("aws:prod", date(2024, 1, 1), "1", "Amazon EC2")
-    assert a == mapping.cost_key("aws:prod", date(2024, 1, 1), "1", "Amazon EC2")
+    a = mapping.cost_key("prod", date(2024, 1, 1), "1", "Amazon EC2")
+    assert a == mapping.cost_key("prod", date(2024, 1, 1), "1", "Amazon EC2")
     assert a != mapping.cost_key("aws:other", date(2024, 1, 1), "1", "Amazon EC2")
 
 

@@ -135,6 +135,9 @@ class AwsCollector:
     def _spend(
         self, api: AwsApi, engine: Engine, account: str, start: date, end: date, s: CollectSummary
     ) -> None:
+        if start >= end:  # nothing to read (Cost Explorer refuses an empty period)
+            s.rows["cost_records"] = 0
+            return
         pages = api.cost_and_usage(start, end, mapping.CE_GROUP_BY)
         mapped = mapping.map_cost_pages(pages, self.key, account)
         rows, keys = [], []

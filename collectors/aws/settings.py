@@ -41,4 +41,6 @@ class AwsSource(BaseModel):
 
     @property
     def source_key(self) -> str:
-        return f"aws:{self.name}"
+        """The source's key in the store (cost records, source state): its name, as
+        `optimizer sources list` looks it up (FOCUS sources use `<name>:<file>`)."""
+        return self.name
