@@ -20,6 +20,7 @@ from placement.sizing import SizingSettings
 from store.errors import ConfigError
 
 ENV_CONFIG = "OPTIMIZER_CONFIG"
+SECRETS = ("secret", "password", "token", "access_key", "private_key", "credential")
 
 
 class _Strict(BaseModel):
@@ -41,6 +42,17 @@ class CloudSource(_Strict):
     model_config = ConfigDict(extra="allow", frozen=True)
     type: Literal["azure", "gcp"]
     name: str
+
+    @model_validator(mode="after")
+    def _no_credentials(self) -> CloudSource:
+        secret = [k for k in (self.model_extra or {}) if any(h in k.lower() for h in SECRETS)]
+        if secret:
+            raise ValueError(
+                f"{', '.join(secret)}: credentials never go in optimizer.toml; each SDK finds "
+                "its own (environment, profile, managed identity, application default "
+                "credentials), see docs/permissions.md"
+            )
+        return self
 
 
 Source = Annotated[FocusSource | AwsSource | CloudSource, Field(discriminator="type")]
