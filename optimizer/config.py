@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from collectors.aws.settings import AwsSource
+from collectors.azure.settings import AzureSource
 from forecasts.engine import EngineChoice
 from forecasts.job import Settings as ForecastSettings
 from placement.sizing import SizingSettings
@@ -36,11 +37,11 @@ class FocusSource(_Strict):
 
 
 class CloudSource(_Strict):
-    """A cloud account read through its SDK (the Azure and GCP collectors arrive with
-    issue #5; AWS is `AwsSource`)."""
+    """A cloud account read through its SDK (the GCP collector arrives with issue #5;
+    AWS is `AwsSource`, Azure `AzureSource`)."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
-    type: Literal["azure", "gcp"]
+    type: Literal["gcp"]
     name: str
 
     @model_validator(mode="after")
@@ -55,7 +56,7 @@ class CloudSource(_Strict):
         return self
 
 
-Source = Annotated[FocusSource | AwsSource | CloudSource, Field(discriminator="type")]
+Source = Annotated[FocusSource | AwsSource | AzureSource | CloudSource, Field(discriminator="type")]
 
 
 class StoreSettings(_Strict):

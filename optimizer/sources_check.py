@@ -12,7 +12,10 @@ from typing import Any
 from collectors.cloud import Check, CloudCollector
 from optimizer.config import Config, FocusSource
 
-COLLECTORS = {"aws": ("collectors.aws.collector", "AwsCollector")}
+COLLECTORS = {
+    "aws": ("collectors.aws.collector", "AwsCollector"),
+    "azure": ("collectors.azure.collector", "AzureCollector"),
+}
 SDK_EXTRA = {"aws": "aws", "azure": "azure", "gcp": "gcp"}
 
 

@@ -28,11 +28,11 @@ def config(tmp_path: Path, body: str) -> str:
 
 
 FOCUS = '[[sources]]\ntype = "focus"\nname = "finance"\npaths = ["exports/*.csv"]\n'
-AZURE = '[[sources]]\ntype = "azure"\nname = "corp"\nscope = "/subscriptions/1"\n'
+GCP = '[[sources]]\ntype = "gcp"\nname = "corp"\nproject = "p1"\n'
 
 
 def test_test_reports_each_source_with_a_hint_and_exits_3(db: str, tmp_path: Path) -> None:
-    cfg = config(tmp_path, FOCUS + AZURE)
+    cfg = config(tmp_path, FOCUS + GCP)
     out = cli("--db", db, "--config", cfg, "--json", "sources", "test")
     assert out.returncode == 3, out.stderr
     rows = {r["name"]: r for r in json.loads(out.stdout)}
@@ -54,7 +54,7 @@ def test_a_working_focus_source_is_ok_and_listed_after_a_run(db: str, tmp_path: 
 
 
 def test_credentials_in_the_config_are_refused_and_never_echoed(db: str, tmp_path: Path) -> None:
-    cfg = config(tmp_path, AZURE + 'client_secret = "hunter2"\n')
+    cfg = config(tmp_path, GCP + 'client_secret = "hunter2"\n')
     out = cli("--db", db, "--config", cfg, "sources", "list")
     assert out.returncode == 2
     assert "credentials never go in optimizer.toml" in out.stderr

@@ -1,6 +1,7 @@
-"""`optimizer collect aws`: every configured AWS source into the store (issue #5).
+"""`optimizer collect aws|azure`: every configured source of one cloud into the store
+(issue #5).
 
-Attaches to the existing `collect` group on import, replacing its "not built" stub.
+Attaches to the existing `collect` group on import, replacing its "not built" stubs.
 One failing source never stops the others; the exit code is 3 when any failed.
 """
 
@@ -16,6 +17,7 @@ from optimizer.context import AppContext, pass_app
 from store.errors import CollectorError, ConfigError
 
 STYLE = {"ok": "green", "no_data": "yellow", "throttled": "yellow"}
+LABEL = {"aws": "AWS", "azure": "Azure"}
 
 
 @collect.command("aws")
@@ -30,17 +32,38 @@ def collect_aws(app: AppContext, name: str | None, as_json: bool) -> None:
     replaces them, so re-runs never double count. Credentials come from boto3's chain
     (environment, profiles, SSO, instance roles), never from the config.
     """
+    collect_cloud(app, "aws", name, as_json)
+
+
+@collect.command("azure")
+@click.option("--source", "name", help="Only the Azure source with this name.")
+@click.option("--json", "as_json", is_flag=True, help="Print results as JSON on stdout.")
+@pass_app
+def collect_azure(app: AppContext, name: str | None, as_json: bool) -> None:
+    """Collect daily spend (Cost Management query: actual and amortized cost per
+    subscription and service) from each `type = "azure"` source in the config.
+
+    Each run re-reads the days since the source's watermark plus `restate_days` and
+    replaces them, so re-runs never double count. Credentials come from azure-identity's
+    DefaultAzureCredential (environment, managed identity, Azure CLI), never from the config.
+    """
+    collect_cloud(app, "azure", name, as_json)
+
+
+def collect_cloud(app: AppContext, cloud: str, name: str | None, as_json: bool) -> None:
+    """Run every source of type `cloud` (or only `name`), print, exit 3 if any failed."""
     from optimizer.config import load_config
     from optimizer.sources_check import NotBuilt, collector_for
 
+    label = LABEL[cloud]
     app.json_output = app.json_output or as_json
     config = load_config(app.config_path)
-    chosen = [s for s in config.sources if s.type == "aws" and (name is None or s.name == name)]
+    chosen = [s for s in config.sources if s.type == cloud and (name is None or s.name == name)]
     if not chosen:
         raise ConfigError(
-            "no AWS source configured" + (f" named {name!r}" if name else ""),
-            fix='add a [[sources]] entry with type = "aws" to optimizer.toml '
-            "(see docs/collectors-aws.md) and pass it with --config or OPTIMIZER_CONFIG",
+            f"no {label} source configured" + (f" named {name!r}" if name else ""),
+            fix=f'add a [[sources]] entry with type = "{cloud}" to optimizer.toml '
+            f"(see docs/collectors-{cloud}.md) and pass it with --config or OPTIMIZER_CONFIG",
         )
     engine = app.engine()
     results: list[dict[str, Any]] = []
@@ -56,18 +79,18 @@ def collect_aws(app: AppContext, name: str | None, as_json: bool) -> None:
     if app.json_output:
         app.emit_json(results)
     else:
-        _print(app, results)
+        _print(app, f"collect {cloud}", results)
     failed = [r["source"] for r in results if r["status"] not in ("ok", "no_data")]
     if failed:
         raise CollectorError(
-            f"{len(failed)} of {len(results)} AWS source(s) failed: {', '.join(failed)}; "
+            f"{len(failed)} of {len(results)} {label} source(s) failed: {', '.join(failed)}; "
             "the others were stored",
             fix="follow each source's hint; `optimizer sources test` re-checks them",
         )
 
 
-def _print(app: AppContext, results: list[dict[str, Any]]) -> None:
-    table = Table(title="collect aws")
+def _print(app: AppContext, title: str, results: list[dict[str, Any]]) -> None:
+    table = Table(title=title)
     for col in ("source", "status", "window", "rows", "API calls", "quarantined"):
         table.add_column(col, overflow="fold")
     for r in results:
@@ -85,4 +108,4 @@ def _print(app: AppContext, results: list[dict[str, Any]]) -> None:
                 app.err.print(f"  To fix: {r['hint']}", markup=False)
 
 
-COMMANDS: list[click.Command] = []  # `collect aws` attaches to `collect` on import
+COMMANDS: list[click.Command] = []  # `collect aws|azure` attach to `collect` on import

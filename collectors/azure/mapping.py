@@ -1,0 +1,204 @@
+"""Cost Management query bodies and responses -> FOCUS rows. Pure: no SDK, no store, no
+clock.
+
+Two queries per window, the same dataset each: `ActualCost` (-> BilledCost) and
+`AmortizedCost` (-> EffectiveCost), daily, total cost summed, grouped by SubscriptionId
+and ServiceName (the API takes at most two groupings). Their rows are joined on
+(day, subscription, service); a side missing a row counts 0 there. A malformed row is
+quarantined with a reason; the others are kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from collectors.exports.common import FocusRow, day_start, iso, money, next_day
+
+KINDS = ("ActualCost", "AmortizedCost")
+GROUPING = ("SubscriptionId", "ServiceName")
+COST_COLUMNS = ("cost", "pretaxcost", "totalcost", "costusd", "pretaxcostusd")
+
+Key = tuple[date, str, str]  # (day, subscription, service)
+
+
+def query_body(kind: str, start: date, end: date) -> dict[str, Any]:
+    """The REST body of one daily query for the billing days [start, end)."""
+    last = end - timedelta(days=1)  # Custom timePeriod.to is inclusive
+    return {
+        "type": kind,
+        "timeframe": "Custom",
+        "timePeriod": {"from": f"{start.isoformat()}T00:00:00+00:00",
+                       "to": f"{last.isoformat()}T23:59:59+00:00"},
+        "dataset": {
+            "granularity": "Daily",
+            "aggregation": {"totalCost": {"name": "Cost", "function": "Sum"}},
+            "grouping": [{"type": "Dimension", "name": name} for name in GROUPING],
+        },
+    }  # fmt: skip
+
+
+@dataclass
+class Amounts:
+    """One query's rows: (day, subscription, service) -> (amount, currency)."""
+
+    by_key: dict[Key, tuple[Decimal, str]] = field(default_factory=dict)
+    quarantined: dict[str, int] = field(default_factory=dict)
+
+    def quarantine(self, reason: str, n: int = 1) -> None:
+        self.quarantined[reason] = self.quarantined.get(reason, 0) + n
+
+
+@dataclass
+class CostRows:
+    rows: list[FocusRow] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)  # natural key per row
+    quarantined: dict[str, int] = field(default_factory=dict)  # reason -> rows
+
+    def quarantine(self, reason: str, n: int = 1) -> None:
+        self.quarantined[reason] = self.quarantined.get(reason, 0) + n
+
+
+def cost_key(source_key: str, day: date, subscription: str, service: str) -> str:
+    """The natural key of one (source, day, subscription, service) cost row."""
+    material = "\x1f".join(("azure-cm", source_key, day.isoformat(), subscription, service))
+    return hashlib.blake2b(material.encode(), digest_size=16).hexdigest()
+
+
+def usage_date(value: Any) -> date:
+    """UsageDate of a Daily query: an integer YYYYMMDD (20240131)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError("UsageDate is not a YYYYMMDD number")
+    text = str(int(value)) if isinstance(value, int | float) else value.strip()
+    if len(text) != 8 or not text.isdigit():
+        raise ValueError("UsageDate is not a YYYYMMDD number")
+    try:
+        return date(int(text[:4]), int(text[4:6]), int(text[6:]))
+    except ValueError:
+        raise ValueError("UsageDate is not a calendar day") from None
+
+
+def _cost(value: Any) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError("cost is not a number")
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        raise ValueError("cost is not a number") from None
+    if not amount.is_finite():
+        raise ValueError("cost is not a number")
+    return amount
+
+
+def read_page(
+    page: Mapping[str, Any], out: Amounts, window: tuple[date, date] | None = None
+) -> None:
+    """Add one QueryResult page's rows to `out`."""
+    props = page.get("properties") or {}
+    columns = [str(c.get("name", "")).lower() for c in props.get("columns") or []]
+    rows = props.get("rows") or []
+    where = {name: i for i, name in enumerate(columns)}
+    cost_at = next((where[c] for c in COST_COLUMNS if c in where), None)
+    needed = {"usagedate", "servicename", "currency"}
+    if cost_at is None or not needed <= set(where):
+        if rows:
+            out.quarantine("columns lack cost, UsageDate, ServiceName or Currency", len(rows))
+        return
+    for row in rows:
+        try:
+            key, amount, currency = _row(row, columns, where, cost_at)
+        except ValueError as exc:
+            out.quarantine(str(exc))
+            continue
+        if window is not None and not window[0] <= key[0] < window[1]:
+            out.quarantine("UsageDate outside the queried window")
+        elif key in out.by_key:
+            out.quarantine("duplicate (day, subscription, service) row")
+        else:
+            out.by_key[key] = (amount, currency)
+
+
+def _row(
+    row: Any, columns: list[str], where: dict[str, int], cost_at: int
+) -> tuple[Key, Decimal, str]:
+    if not isinstance(row, list) or len(row) != len(columns):
+        raise ValueError("row does not match columns")
+    day = usage_date(row[where["usagedate"]])
+    service = row[where["servicename"]]
+    if not isinstance(service, str) or not service.strip():
+        raise ValueError("row has no ServiceName")
+    sub_at = where.get("subscriptionid")
+    subscription = str(row[sub_at] or "") if sub_at is not None else ""
+    currency = row[where["currency"]]
+    if not isinstance(currency, str) or len(currency) != 3 or not currency.isalpha():
+        raise ValueError("Currency is not a currency code")
+    return (day, subscription, service.strip()), _cost(row[cost_at]), currency.upper()
+
+
+def read_pages(
+    pages: Iterable[Mapping[str, Any]], window: tuple[date, date] | None = None
+) -> Amounts:
+    out = Amounts()
+    for page in pages:
+        read_page(page, out, window)
+    return out
+
+
+def join(actual: Amounts, amortized: Amounts, source_key: str, scope: str) -> CostRows:
+    """ActualCost and AmortizedCost rows -> one FOCUS row per (day, subscription, service)."""
+    out = CostRows()
+    for amounts in (actual, amortized):
+        for reason, n in amounts.quarantined.items():
+            out.quarantine(reason, n)
+    for key in sorted(actual.by_key.keys() | amortized.by_key.keys()):
+        billed = actual.by_key.get(key)
+        effective = amortized.by_key.get(key)
+        currencies = {v[1] for v in (billed, effective) if v is not None}
+        if len(currencies) != 1:
+            out.quarantine("Currency differs between ActualCost and AmortizedCost")
+            continue
+        day, subscription, service = key
+        out.rows.append(
+            _focus_row(
+                day,
+                subscription,
+                service,
+                billed[0] if billed else Decimal(0),
+                effective[0] if effective else Decimal(0),
+                currencies.pop(),
+                scope,
+            )
+        )
+        out.keys.append(cost_key(source_key, day, subscription, service))
+    return out
+
+
+def _focus_row(
+    day: date,
+    subscription: str,
+    service: str,
+    billed: Decimal,
+    effective: Decimal,
+    currency: str,
+    scope: str,
+) -> FocusRow:
+    return {
+        "BilledCost": money(billed),
+        "EffectiveCost": money(effective),
+        "BillingAccountId": scope,
+        "BillingCurrency": currency,
+        "ChargeCategory": "Usage",
+        "ChargeFrequency": "Usage-Based",
+        "ChargePeriodStart": iso(day_start(day)),
+        "ChargePeriodEnd": iso(next_day(day)),
+        "ChargeDescription": f"{service} (Cost Management daily total)",
+        "ProviderName": "Microsoft",
+        "PublisherName": "Microsoft",
+        "InvoiceIssuerName": "Microsoft",
+        "SubAccountId": subscription or None,
+        "ServiceName": service,
+    }
