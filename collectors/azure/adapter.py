@@ -62,7 +62,7 @@ def _message(exc: BaseException) -> str:
 def map_error(exc: BaseException, scope: str) -> AzureError:
     """Map an azure-core exception raised by query.usage on `scope` to a status and hint."""
     where = f"query.usage {scope}"
-    if isinstance(exc, ClientAuthenticationError):
+    if isinstance(exc, ClientAuthenticationError) and exc.status_code != 401:
         return AzureError(
             "auth_failed",
             f"{where}: authentication failed ({_message(exc)})",
@@ -74,7 +74,12 @@ def map_error(exc: BaseException, scope: str) -> AzureError:
         status = exc.status_code
         detail = f"{where}: HTTP {status} ({_message(exc)})"
         if status == 401:
-            return AzureError("auth_failed", detail, "the token was refused: `az login` again")
+            return AzureError(
+                "auth_failed",
+                detail,
+                "Azure refused the token DefaultAzureCredential found: `az login` again, or "
+                "check the tenant and client of the identity in the environment",
+            )
         if status == 403:
             return AzureError(
                 "permission_denied",
