@@ -15,10 +15,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
@@ -26,26 +24,15 @@ from collectors.aws import mapping
 from collectors.aws.adapter import AwsApi, AwsError
 from collectors.aws.settings import AwsSource
 from collectors.cloud import Check, CollectSummary
-from collectors.exports.common import FocusRow
-from collectors.exports.ingest import HEADER
-from collectors.focus.ingest import COST_COLUMNS
-from collectors.focus.normalize import BatchNormalizer
-from collectors.focus.schema import plan_columns
+from collectors.cloud_store import day_start, finish, read_window, replace_costs, table
 from store import costs
-from store.bulk import upsert_rows
-from store.models import CostRecord, SourceState, StorageGroup, UsageSample, Workload
-from store.sources import record_source_failure, record_source_success
+from store.models import StorageGroup, UsageSample, Workload
 from store.types import utcnow
 
 SOURCE_TYPE = "aws"
 
 
-def _day(d: date) -> datetime:
-    return datetime(d.year, d.month, d.day, tzinfo=UTC)
-
-
-def _table(model: Any) -> sa.Table:
-    return model.__table__  # type: ignore[no-any-return]
+_day, _table = day_start, table
 
 
 class AwsCollector:
@@ -72,16 +59,9 @@ class AwsCollector:
 
     # -- collect ----------------------------------------------------------------------
     def window(self, engine: Engine, today: date) -> tuple[date, date]:
-        with engine.connect() as conn:
-            state = conn.execute(
-                sa.select(_table(SourceState).c.watermark).where(
-                    _table(SourceState).c.source_key == self.key
-                )
-            ).scalar_one_or_none()
-        if state is None:
-            return today - timedelta(days=self.source.first_days), today
-        start = min(state.date(), today) - timedelta(days=self.source.restate_days)
-        return start, today
+        return read_window(
+            engine, self.key, today, self.source.first_days, self.source.restate_days
+        )
 
     def collect(self, engine: Engine, today: date | None = None) -> CollectSummary:
         today = today or datetime.now(UTC).date()
@@ -108,28 +88,8 @@ class AwsCollector:
             except AwsError as exc:
                 failure = exc
         summary.api_calls = dict(sorted(api.calls.items()))
-        if failure is not None:
-            summary.status, summary.detail, summary.hint = (
-                failure.status,
-                failure.detail,
-                failure.hint,
-            )
-            with engine.begin() as conn:
-                record_source_failure(
-                    conn, self.key, SOURCE_TYPE, f"{failure.status}: {failure.detail}"
-                )
-            return summary
-        with engine.begin() as conn:
-            t = costs.totals(conn, self.key)
-            total = costs.CostTotals(
-                t.rows, t.billed_cost, t.effective_cost, t.period_start or _day(start), _day(end)
-            )
-            rows = ", ".join(f"{k} {v}" for k, v in summary.rows.items())
-            record_source_success(
-                conn, self.key, SOURCE_TYPE, total, detail=f"account {account}: {rows}"
-            )
-        summary.detail = f"account {account}"
-        return summary
+        outcome = None if failure is None else (failure.status, failure.detail, failure.hint)
+        return finish(engine, self.key, SOURCE_TYPE, summary, outcome, f"account {account}")
 
     # -- spend ------------------------------------------------------------------------
     def _spend(
@@ -151,32 +111,8 @@ class AwsCollector:
             keys.append(key)
         for reason, n in mapped.quarantined.items():
             s.quarantined[reason] = s.quarantined.get(reason, 0) + n
-        records = _table(CostRecord)
-        with engine.begin() as conn:
-            conn.execute(
-                sa.delete(records).where(
-                    records.c.source_key == self.key,
-                    records.c.charge_period_start >= _day(start),
-                    records.c.charge_period_start < _day(end),
-                )
-            )
-            if rows:
-                upsert_rows(
-                    conn, "cost_record", COST_COLUMNS, self._store_rows(rows, keys),
-                    conflict=("natural_key",),
-                )  # fmt: skip
+        replace_costs(engine, self.key, start, end, rows, keys)
         s.rows["cost_records"] = len(rows)
-
-    def _store_rows(self, rows: list[FocusRow], keys: list[str]) -> list[tuple[Any, ...]]:
-        """FOCUS rows -> cost_record tuples through the FOCUS batch validation."""
-        batch = pa.RecordBatch.from_arrays(
-            [pa.array([r.get(name) for r in rows], pa.string()) for name in HEADER], names=HEADER
-        )
-        normalizer = BatchNormalizer(Path(self.key), plan_columns(HEADER, "1.2"))
-        cols = normalizer.normalize(batch).columns
-        cols["natural_key"] = keys
-        cols["source_key"] = [self.key] * len(rows)
-        return list(zip(*(cols[c] for c in COST_COLUMNS), strict=True))
 
     # -- EC2 + CloudWatch -------------------------------------------------------------
     def _compute(

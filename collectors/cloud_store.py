@@ -1,0 +1,113 @@
+"""What every cloud collector does with the store, written once: the read window from the
+source's watermark, the replacement of a window of cost records, and the source's
+success or failure record.
+
+Window: [watermark − restate_days, today) once the source has a watermark, else
+[today − first_days, today). The window's cost records of the source are deleted and the
+re-read ones inserted in one transaction, through the FOCUS batch validation, so a re-run
+replaces (never doubles) and restated amounts take over. The watermark moves to the
+window's end only on success.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from collectors.cloud import CollectSummary
+from collectors.exports.common import FocusRow
+from collectors.exports.ingest import HEADER
+from collectors.focus.ingest import COST_COLUMNS
+from collectors.focus.normalize import BatchNormalizer
+from collectors.focus.schema import plan_columns
+from store import costs
+from store.bulk import upsert_rows
+from store.models import CostRecord, SourceState
+from store.sources import record_source_failure, record_source_success
+
+
+def day_start(d: date) -> datetime:
+    return datetime(d.year, d.month, d.day, tzinfo=UTC)
+
+
+def table(model: Any) -> sa.Table:
+    return model.__table__  # type: ignore[no-any-return]
+
+
+def read_window(
+    engine: Engine, key: str, today: date, first_days: int, restate_days: int
+) -> tuple[date, date]:
+    """[start, end) of the billing days to read (see module doc)."""
+    states = table(SourceState)
+    with engine.connect() as conn:
+        mark = conn.execute(
+            sa.select(states.c.watermark).where(states.c.source_key == key)
+        ).scalar_one_or_none()
+    if mark is None:
+        return today - timedelta(days=first_days), today
+    return min(mark.date(), today) - timedelta(days=restate_days), today
+
+
+def cost_tuples(key: str, rows: list[FocusRow], keys: list[str]) -> list[tuple[Any, ...]]:
+    """FOCUS rows -> cost_record tuples through the FOCUS batch validation."""
+    batch = pa.RecordBatch.from_arrays(
+        [pa.array([r.get(name) for r in rows], pa.string()) for name in HEADER], names=HEADER
+    )
+    cols = BatchNormalizer(Path(key), plan_columns(HEADER, "1.2")).normalize(batch).columns
+    cols["natural_key"] = keys
+    cols["source_key"] = [key] * len(rows)
+    return list(zip(*(cols[c] for c in COST_COLUMNS), strict=True))
+
+
+def replace_costs(
+    engine: Engine, key: str, start: date, end: date, rows: list[FocusRow], keys: list[str]
+) -> None:
+    """The source's cost records of [start, end) become `rows`, in one transaction."""
+    records = table(CostRecord)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.delete(records).where(
+                records.c.source_key == key,
+                records.c.charge_period_start >= day_start(start),
+                records.c.charge_period_start < day_start(end),
+            )
+        )
+        if rows:
+            upsert_rows(
+                conn, "cost_record", COST_COLUMNS, cost_tuples(key, rows, keys),
+                conflict=("natural_key",),
+            )  # fmt: skip
+
+
+def finish(
+    engine: Engine,
+    key: str,
+    source_type: str,
+    summary: CollectSummary,
+    failure: tuple[str, str, str] | None,
+    label: str,
+) -> CollectSummary:
+    """Record the outcome: a failure (status, detail, hint) keeps the watermark; success
+    moves it to the window's end. `label` names the account or scope."""
+    if failure is not None:
+        summary.status, summary.detail, summary.hint = failure
+        with engine.begin() as conn:
+            record_source_failure(conn, key, source_type, f"{failure[0]}: {failure[1]}")
+        return summary
+    assert summary.window is not None
+    start, end = summary.window
+    with engine.begin() as conn:
+        t = costs.totals(conn, key)
+        total = costs.CostTotals(
+            t.rows, t.billed_cost, t.effective_cost, t.period_start or day_start(start),
+            day_start(end),
+        )  # fmt: skip
+        rows = ", ".join(f"{k} {v}" for k, v in summary.rows.items())
+        record_source_success(conn, key, source_type, total, detail=f"{label}: {rows}")
+    summary.detail = label
+    return summary
