@@ -66,3 +66,16 @@ def test_unknown_source_name_and_no_sources(db: str, tmp_path: Path) -> None:
     assert out.returncode == 2 and "use one of: finance" in out.stderr
     empty = cli("--db", db, "--config", config(tmp_path, ""), "sources", "list")
     assert empty.returncode == 2 and "no sources configured" in empty.stderr
+
+
+def test_collect_all_runs_every_source_and_lists_the_unbuilt(db: str, tmp_path: Path) -> None:
+    (tmp_path / "exports").mkdir()
+    write_focus_csv(tmp_path / "exports" / "m1.csv", [base_row(i) for i in range(4)])
+    ok = cli("--db", db, "--config", config(tmp_path, FOCUS), "--json", "collect", "all")
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)["rows"] == 4
+    gcp = '[[sources]]\ntype = "gcp"\nname = "g"\nproject = "p"\n'
+    mixed = cli("--db", db, "--config", config(tmp_path, FOCUS + gcp), "--json", "collect", "all")
+    payload = json.loads(mixed.stdout)
+    assert mixed.returncode == 0 and payload["rows"] == 4
+    assert any("issue #5" in line for line in payload["not_built"])

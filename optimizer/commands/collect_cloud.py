@@ -1,5 +1,5 @@
-"""`optimizer collect aws|azure`: every configured source of one cloud into the store
-(issue #5).
+"""`optimizer collect aws|azure|all`: every configured source of one cloud, or every
+source, into the store (issue #5).
 
 Attaches to the existing `collect` group on import, replacing its "not built" stubs.
 One failing source never stops the others; the exit code is 3 when any failed.
@@ -48,6 +48,37 @@ def collect_azure(app: AppContext, name: str | None, as_json: bool) -> None:
     DefaultAzureCredential (environment, managed identity, Azure CLI), never from the config.
     """
     collect_cloud(app, "azure", name, as_json)
+
+
+@collect.command("all")
+@pass_app
+def collect_all(app: AppContext) -> None:
+    """Every configured source (FOCUS files and clouds), as the nightly run's collect
+    stage does: one failing source never stops the others; exit 3 when any failed.
+    Sources whose collector is not built yet are listed, not faked."""
+    from optimizer.config import load_config
+    from optimizer.pipeline import Hooks, collect_stage
+
+    config = load_config(app.config_path)
+    if not config.sources:
+        raise ConfigError(
+            "no sources configured",
+            fix="add [[sources]] entries to optimizer.toml (see docs/configuration.md)",
+        )
+    result = collect_stage(app.engine(), config, Hooks())
+    if app.json_output:
+        app.emit_json({"status": result.status, "detail": result.detail, **result.data})
+    else:
+        app.out.print(f"collect all: {result.status}, {result.detail}")
+        for problem in result.data.get("failures", []):
+            app.out.print(f"  [red]✗[/] {problem}")
+        for pending in result.data.get("not_built", []):
+            app.out.print(f"  [dim]– {pending}[/]")
+    if result.status != "ok":
+        raise CollectorError(
+            f"collect all: {result.status}: " + "; ".join(result.data.get("failures", [])),
+            fix="follow each source's hint; `optimizer sources test` re-checks them",
+        )
 
 
 def collect_cloud(app: AppContext, cloud: str, name: str | None, as_json: bool) -> None:
