@@ -7,7 +7,7 @@ DEMO_DIR := .demo
 DEMO_DB := $(DEMO_DIR)/optimizer.db
 DEMO_WORKLOAD ?= growth-gateway-prod-007
 
-.PHONY: demo test lint typecheck imports unit bench bench-placement pg-start pg-stop clean
+.PHONY: demo test lint typecheck imports unit bench bench-placement bench-forecast bench-collect pg-start pg-stop clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -68,6 +68,11 @@ bench-placement: $(VENV)/.installed-dev
 ## speed --series 100" for a smaller run.
 bench-forecast: $(VENV)/.installed-dev
 	$(BIN)/python bench/forecast.py --out bench/out/forecast.json $(BENCH_ARGS)
+
+## make bench-collect: the Azure collector against its HTTPS fake, 10k groups x 30 days
+## (see bench/RESULTS.md).
+bench-collect: $(VENV)/.installed-dev
+	$(BIN)/python bench/collect.py --out bench/out/collect.json $(BENCH_ARGS)
 
 pg-start:
 	@scripts/pg.sh start
