@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from rich.table import Table
 
 from optimizer.context import AppContext, pass_app
-from optimizer.progress import progress_bar
+from optimizer.progress import Advance, progress_bar
 from store.errors import CollectorError, OptimizerError, StageNotBuilt
 from store.money import money_str
 
@@ -24,6 +25,58 @@ if TYPE_CHECKING:
 @click.group()
 def collect() -> None:
     """Bring spend, prices and utilization into the store."""
+
+
+T = TypeVar("T")
+
+
+def _each_file(
+    app: AppContext,
+    paths: tuple[Path, ...],
+    verb: str,
+    read: Callable[[Path, Advance], T],
+    show: Callable[[AppContext, T], None],
+) -> tuple[list[T], list[tuple[Path, OptimizerError]]]:
+    """Read every file, one at a time with its progress bar: a file that fails is
+    reported and skipped (re-raised when it is the only one), the others still go in."""
+    done: list[T] = []
+    failed: list[tuple[Path, OptimizerError]] = []
+    for path in paths:
+        try:
+            with progress_bar(app, f"{verb} {path.name}") as advance:
+                summary = read(path, advance)
+            done.append(summary)
+            if not app.json_output:
+                show(app, summary)
+        except OptimizerError as exc:
+            if len(paths) == 1:
+                raise
+            failed.append((path, exc))
+            app.err.print(exc.render(), markup=False)
+    return done, failed
+
+
+def _failed_json(failed: list[tuple[Path, OptimizerError]]) -> list[dict[str, object]]:
+    return [{"path": str(p), **e.as_dict()} for p, e in failed]
+
+
+def _cost_totals(done: list[Any]) -> dict[str, object]:
+    return {
+        "rows": sum(s.rows for s in done),
+        "billed_cost_total": money_str(sum((s.billed_cost_total for s in done), Decimal(0))),
+        "effective_cost_total": money_str(sum((s.effective_cost_total for s in done), Decimal(0))),
+    }
+
+
+def _raise_if_failed(
+    paths: tuple[Path, ...], failed: list[tuple[Path, OptimizerError]], again: str
+) -> None:
+    if failed:
+        raise CollectorError(
+            f"{len(failed)} of {len(paths)} file(s) failed and wrote nothing: "
+            + ", ".join(p.name for p, _ in failed),
+            fix=f"fix the files named above and run the same command again ({again})",
+        )
 
 
 @collect.command("focus")
@@ -55,48 +108,29 @@ def collect_focus(
     from collectors.focus.ingest import ingest_file
 
     engine = app.engine()
-    done: list[IngestSummary] = []
-    failed: list[tuple[Path, OptimizerError]] = []
-    for path in paths:
-        try:
-            with progress_bar(app, f"ingesting {path.name}") as advance:
-                summary = ingest_file(
-                    engine,
-                    path,
-                    source_key=source_key,
-                    version=focus_version,
-                    progress=advance,
-                    force=force,
-                )
-            done.append(summary)
-            if not app.json_output:
-                _print_summary(app, summary)
-        except OptimizerError as exc:
-            if len(paths) == 1:
-                raise
-            failed.append((path, exc))
-            app.err.print(exc.render(), markup=False)
+    done, failed = _each_file(
+        app,
+        paths,
+        "ingesting",
+        lambda path, advance: ingest_file(
+            engine,
+            path,
+            source_key=source_key,
+            version=focus_version,
+            progress=advance,
+            force=force,
+        ),
+        _print_summary,
+    )
     if app.json_output:
         app.emit_json(
             {
-                "rows": sum(s.rows for s in done),
-                "billed_cost_total": money_str(
-                    sum((s.billed_cost_total for s in done), Decimal(0))
-                ),
-                "effective_cost_total": money_str(
-                    sum((s.effective_cost_total for s in done), Decimal(0))
-                ),
+                **_cost_totals(done),
                 "files": [s.as_dict() for s in done],
-                "failed": [{"path": str(p), **e.as_dict()} for p, e in failed],
+                "failed": _failed_json(failed),
             }
         )
-    if failed:
-        raise CollectorError(
-            f"{len(failed)} of {len(paths)} file(s) failed and wrote nothing: "
-            + ", ".join(p.name for p, _ in failed),
-            fix="fix the files named above and run the same command again "
-            "(files that went in will be replaced, not doubled)",
-        )
+    _raise_if_failed(paths, failed, "files that went in will be replaced, not doubled")
 
 
 def _print_summary(app: AppContext, s: IngestSummary) -> None:
@@ -158,22 +192,15 @@ def collect_usage(
     from collectors.usage.ingest import import_usage_file
 
     engine = app.engine()
-    done: list[UsageImportSummary] = []
-    failed: list[tuple[Path, OptimizerError]] = []
-    for path in paths:
-        try:
-            with progress_bar(app, f"importing {path.name}") as advance:
-                summary = import_usage_file(
-                    engine, path, source_key=source_key, dry_run=dry_run, progress=advance
-                )
-            done.append(summary)
-            if not app.json_output:
-                _print_usage(app, summary)
-        except OptimizerError as exc:
-            if len(paths) == 1:
-                raise
-            failed.append((path, exc))
-            app.err.print(exc.render(), markup=False)
+    done, failed = _each_file(
+        app,
+        paths,
+        "importing",
+        lambda path, advance: import_usage_file(
+            engine, path, source_key=source_key, dry_run=dry_run, progress=advance
+        ),
+        _print_usage,
+    )
     if app.json_output:
         quarantined: dict[str, int] = {}
         for s in done:
@@ -187,16 +214,10 @@ def collect_usage(
                 "quarantined": quarantined,
                 "quarantined_total": sum(quarantined.values()),
                 "files": [s.as_dict() for s in done],
-                "failed": [{"path": str(p), **e.as_dict()} for p, e in failed],
+                "failed": _failed_json(failed),
             }
         )
-    if failed:
-        raise CollectorError(
-            f"{len(failed)} of {len(paths)} file(s) failed and wrote nothing: "
-            + ", ".join(p.name for p, _ in failed),
-            fix="fix the files named above and run the same command again "
-            "(files that went in are upserted, not doubled)",
-        )
+    _raise_if_failed(paths, failed, "files that went in are upserted, not doubled")
 
 
 def _print_usage(app: AppContext, s: UsageImportSummary) -> None:
@@ -247,43 +268,26 @@ def collect_export(app: AppContext, paths: tuple[Path, ...], fmt: str, dry_run: 
     from collectors.exports.ingest import import_export_file
 
     engine = app.engine()
-    done: list[ExportImportSummary] = []
-    failed: list[tuple[Path, OptimizerError]] = []
-    for path in paths:
-        try:
-            with progress_bar(app, f"importing {path.name}") as advance:
-                summary = import_export_file(engine, path, fmt, dry_run=dry_run, progress=advance)
-            done.append(summary)
-            if not app.json_output:
-                _print_export(app, summary)
-        except OptimizerError as exc:
-            if len(paths) == 1:
-                raise
-            failed.append((path, exc))
-            app.err.print(exc.render(), markup=False)
+    done, failed = _each_file(
+        app,
+        paths,
+        "importing",
+        lambda path, advance: import_export_file(
+            engine, path, fmt, dry_run=dry_run, progress=advance
+        ),
+        _print_export,
+    )
     if app.json_output:
         app.emit_json(
             {
                 "format": fmt,
                 "dry_run": dry_run,
-                "rows": sum(s.rows for s in done),
-                "billed_cost_total": money_str(
-                    sum((s.billed_cost_total for s in done), Decimal(0))
-                ),
-                "effective_cost_total": money_str(
-                    sum((s.effective_cost_total for s in done), Decimal(0))
-                ),
+                **_cost_totals(done),
                 "files": [s.as_dict() for s in done],
-                "failed": [{"path": str(p), **e.as_dict()} for p, e in failed],
+                "failed": _failed_json(failed),
             }
         )
-    if failed:
-        raise CollectorError(
-            f"{len(failed)} of {len(paths)} file(s) failed and wrote nothing: "
-            + ", ".join(p.name for p, _ in failed),
-            fix="fix the files named above and run the same command again "
-            "(files that went in will be replaced, not doubled)",
-        )
+    _raise_if_failed(paths, failed, "files that went in will be replaced, not doubled")
 
 
 def _print_export(app: AppContext, s: ExportImportSummary) -> None:
