@@ -57,6 +57,27 @@ class Check:
         }
 
 
+class SourceError(Exception):
+    """A cloud call that failed after the SDK's retries, mapped to a source status; each
+    adapter raises its own subclass."""
+
+    def __init__(
+        self, status: str, detail: str, hint: str = "", missing_permission: str | None = None
+    ):
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.hint = hint
+        self.missing_permission = missing_permission
+
+    def as_check(self) -> Check:
+        return Check(self.status, self.detail, self.hint, self.missing_permission)
+
+    def outcome(self) -> tuple[str, str, str]:
+        """(status, detail, hint), as `collectors.cloud_store.finish` records a failure."""
+        return self.status, self.detail, self.hint
+
+
 @dataclass
 class CollectSummary:
     source: str

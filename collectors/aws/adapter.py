@@ -18,6 +18,7 @@ import botocore.exceptions as bx
 from botocore.config import Config
 
 from collectors.aws.settings import AwsSource
+from collectors.cloud import SourceError
 
 AUTH_CODES = frozenset(
     {
@@ -60,17 +61,8 @@ def iam_action(service: str, operation: str) -> str:
     return IAM_ACTION.get((service, operation), f"{IAM_PREFIX.get(service, service)}:{operation}")
 
 
-class AwsError(Exception):
+class AwsError(SourceError):
     """A call that failed after the SDK's retries, mapped to a source status."""
-
-    def __init__(
-        self, status: str, detail: str, hint: str = "", missing_permission: str | None = None
-    ):
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
-        self.hint = hint
-        self.missing_permission = missing_permission
 
 
 def map_error(exc: BaseException, service: str, operation: str) -> AwsError:

@@ -54,7 +54,7 @@ class AwsCollector:
                 for _ in api.cost_and_usage(today - timedelta(days=1), today, []):
                     break
         except AwsError as exc:
-            return Check(exc.status, exc.detail, exc.hint, exc.missing_permission)
+            return exc.as_check()
         return Check("ok", f"account {account}")
 
     # -- collect ----------------------------------------------------------------------
@@ -88,7 +88,7 @@ class AwsCollector:
             except AwsError as exc:
                 failure = exc
         summary.api_calls = dict(sorted(api.calls.items()))
-        outcome = None if failure is None else (failure.status, failure.detail, failure.hint)
+        outcome = None if failure is None else failure.outcome()
         return finish(engine, self.key, SOURCE_TYPE, summary, outcome, f"account {account}")
 
     # -- spend ------------------------------------------------------------------------

@@ -33,6 +33,7 @@ from azure.mgmt.costmanagement import CostManagementClient
 from azure.mgmt.costmanagement.models import QueryDefinition
 
 from collectors.azure.settings import AzureSource
+from collectors.cloud import SourceError
 
 API_VERSION = "2023-11-01"
 QUERY_ACTION = "Microsoft.CostManagement/query/action"
@@ -41,17 +42,8 @@ TEST_TOKEN_ENV = "OPTIMIZER_AZURE_TEST_TOKEN"
 MAX_PAGES = 10_000
 
 
-class AzureError(Exception):
+class AzureError(SourceError):
     """A call that failed after the SDK's retries, mapped to a source status."""
-
-    def __init__(
-        self, status: str, detail: str, hint: str = "", missing_permission: str | None = None
-    ):
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
-        self.hint = hint
-        self.missing_permission = missing_permission
 
 
 def _message(exc: BaseException) -> str:

@@ -45,7 +45,7 @@ class AzureCollector:
                 for _ in api.query(body):
                     break
         except AzureError as exc:
-            return Check(exc.status, exc.detail, exc.hint, exc.missing_permission)
+            return exc.as_check()
         except Exception as exc:  # building the client or credential failed
             return Check("error", f"{type(exc).__name__}: {exc}", "run with --debug")
         return Check("ok", f"scope {self.source.scope}")
@@ -73,7 +73,7 @@ class AzureCollector:
             if api is not None:
                 summary.api_calls = dict(sorted(api.calls.items()))
                 api.close()
-        outcome = None if failure is None else (failure.status, failure.detail, failure.hint)
+        outcome = None if failure is None else failure.outcome()
         return finish(engine, self.key, SOURCE_TYPE, summary, outcome, f"scope {self.source.scope}")
 
     # -- spend ------------------------------------------------------------------------
