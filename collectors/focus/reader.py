@@ -33,6 +33,18 @@ class OpenedFile:
     batches: Iterator[pa.RecordBatch]
 
 
+def parquet_file(path: Path) -> pq.ParquetFile:
+    """The file opened as Parquet, or an InputFileError saying how to fix it."""
+    try:
+        return pq.ParquetFile(str(path))
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InputFileError(
+            f"{path.name} is not a readable Parquet file: {exc}",
+            where=str(path),
+            fix="export the file again, or name it .csv if it is a CSV",
+        ) from exc
+
+
 def detect_format(path: Path) -> str:
     name = path.name.lower()
     if name.endswith(".parquet") or name.endswith(".pq"):
@@ -132,14 +144,7 @@ def open_focus_file(path: Path, batch_rows: int = 65_536) -> OpenedFile:
         )
     fmt = detect_format(path)
     if fmt == "parquet":
-        try:
-            pf = pq.ParquetFile(str(path))
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise InputFileError(
-                f"{path.name} is not a readable Parquet file: {exc}",
-                where=str(path),
-                fix="export the file again, or name it .csv if it is a CSV",
-            ) from exc
+        pf = parquet_file(path)
         header = list(pf.schema_arrow.names)
         return OpenedFile(path, fmt, header, pf.metadata.num_rows, _parquet_batches(pf, batch_rows))
     header = _csv_header(path, fmt)

@@ -17,9 +17,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from collectors.focus.reader import OpenedFile, detect_format, open_focus_file
+from collectors.focus.reader import OpenedFile, detect_format, open_focus_file, parquet_file
 from collectors.usage import (
     COUNTER_METRICS,
     COUNTER_SUFFIXES,
@@ -227,14 +226,7 @@ def _columns(path: Path, header: list[str], where: str) -> dict[str, str]:
 
 def _parquet(path: Path, batch_rows: int) -> OpenedFile:
     """Parquet keeps its types (unlike FOCUS's text reader): a tz on a timestamp matters."""
-    try:
-        pf = pq.ParquetFile(str(path))
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise InputFileError(
-            f"{path.name} is not a readable Parquet file: {exc}",
-            where=str(path),
-            fix="export it again, or name it .csv if it is a CSV",
-        ) from exc
+    pf = parquet_file(path)
     header = list(pf.schema_arrow.names)
     columns = list(_columns(path, header, f"{path}: schema").values())
     batches = pf.iter_batches(batch_size=batch_rows, columns=columns)
