@@ -22,9 +22,7 @@ from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
-from forecasts.job import SeriesForecast, SeriesSpec, Settings, forecast_series
+from forecasts.job import SeriesForecast, SeriesSpec, Settings, failed_result, forecast_series
 from store.errors import ForecastError
 
 Progress = Callable[[int], None]
@@ -48,13 +46,6 @@ class EngineChoice:
 
     def worker_count(self) -> int:
         return self.workers or os.cpu_count() or 1
-
-
-def _failed(spec: SeriesSpec, why: str) -> SeriesForecast:
-    empty = np.zeros(0)
-    return SeriesForecast(
-        spec.series_id, spec.metric, "failed", None, why, None, spec.step, empty, empty, empty
-    )
 
 
 def run_local(
@@ -95,7 +86,7 @@ def _gather(
         try:
             results[i] = future.result()
         except Exception as exc:
-            results[i] = _failed(specs[i], f"worker failed: {type(exc).__name__}: {exc}")
+            results[i] = failed_result(specs[i], f"worker failed: {type(exc).__name__}: {exc}")
         if progress:
             progress(1)
 

@@ -223,12 +223,17 @@ def _history(spec: SeriesSpec) -> np.ndarray:
     return y
 
 
-def _failed(spec: SeriesSpec, exc: Exception, began: float) -> SeriesForecast:
+def failed_result(spec: SeriesSpec, reason: str, seconds: float = 0.0) -> SeriesForecast:
+    """A series that could not be forecast: no points, the reason kept."""
     empty = np.zeros(0)
     return SeriesForecast(
-        spec.series_id, spec.metric, "failed", None, f"{type(exc).__name__}: {exc}",
-        None, spec.step, empty, empty, empty, {}, (), time.perf_counter() - began,
+        spec.series_id, spec.metric, "failed", None, reason,
+        None, spec.step, empty, empty, empty, {}, (), seconds,
     )  # fmt: skip
+
+
+def _failed(spec: SeriesSpec, exc: Exception, began: float) -> SeriesForecast:
+    return failed_result(spec, f"{type(exc).__name__}: {exc}", time.perf_counter() - began)
 
 
 def forecast_series(spec: SeriesSpec, settings: Settings) -> SeriesForecast:
