@@ -55,8 +55,8 @@ from bench.forecast_data import (  # noqa: E402
     synthesize,
 )
 from forecasts.engine import EngineChoice, run_all  # noqa: E402
-from forecasts.job import PriorChoice, SeriesForecast, Settings  # noqa: E402
-from forecasts.save import PRIOR_KEYS  # noqa: E402
+from forecasts.job import SeriesForecast, Settings  # noqa: E402
+from forecasts.save import prior_of  # noqa: E402
 
 TRACES = Path(__file__).resolve().parents[2] / "shared" / "data" / "traces"
 HORIZON = timedelta(days=7)
@@ -271,11 +271,9 @@ def speed(traces: list[Trace], args: argparse.Namespace, text: TextIO) -> dict[s
     # so only the winner fits (forecasts.job, attach_priors).
     now = datetime.now(UTC)
     warm_specs = [
-        replace(spec, prior=PriorChoice(str(r.model), now, str(r.metrics["backtest_why"]),
-                                        {k: r.metrics[k] for k in PRIOR_KEYS if k in r.metrics}))
-        if r.status == "ok" and "backtest_why" in r.metrics else spec
+        replace(spec, prior=prior_of(str(r.model), r.status, r.metrics, now))
         for spec, r in zip(specs, pool, strict=True)
-    ]  # fmt: skip
+    ]
     t = time.perf_counter()
     warm = run_all(warm_specs, Settings(), EngineChoice("local"))
     timed["product nightly (choices reused), process pool"] = time.perf_counter() - t

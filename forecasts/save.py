@@ -178,6 +178,17 @@ def latest(
     return out
 
 
+def prior_of(
+    model: str, status: str, metrics: dict[str, Any], chosen_at: datetime
+) -> PriorChoice | None:
+    """The choice a backtest made, to reuse; None when no backtest chose (a fallback, a
+    failure)."""
+    if status != "ok" or "backtest_why" not in metrics:
+        return None
+    keep = {k: metrics[k] for k in PRIOR_KEYS if k in metrics}
+    return PriorChoice(model, chosen_at, str(metrics["backtest_why"]), keep)
+
+
 def attach_priors(
     conn: Connection, specs: Sequence[SeriesSpec], settings: Settings, now: datetime | None = None
 ) -> list[SeriesSpec]:
@@ -191,16 +202,9 @@ def attach_priors(
     for spec in specs:
         f = stored.get((spec.series_id, spec.metric))
         chosen_at = f.metrics.get("chosen_at") if f else None
-        if f is None or f.status != "ok" or not chosen_at or "backtest_why" not in f.metrics:
-            out.append(spec)
-            continue
-        when = datetime.fromisoformat(str(chosen_at))
-        if when < cutoff:
-            out.append(spec)
-            continue
-        keep: dict[str, Any] = {k: f.metrics[k] for k in PRIOR_KEYS if k in f.metrics}
-        prior = PriorChoice(f.model, when, str(f.metrics["backtest_why"]), keep)
-        out.append(replace(spec, prior=prior))
+        when = datetime.fromisoformat(str(chosen_at)) if chosen_at else None
+        prior = prior_of(f.model, f.status, f.metrics, when) if f and when else None
+        out.append(replace(spec, prior=prior) if prior and prior.chosen_at >= cutoff else spec)
     return out
 
 
