@@ -69,7 +69,7 @@ bench-placement: $(VENV)/.installed-dev
 bench-forecast: $(VENV)/.installed-dev
 	$(BIN)/python bench/forecast.py --out bench/out/forecast.json $(BENCH_ARGS)
 
-## make bench-collect: the Azure collector against its HTTPS fake, 10k groups x 30 days
+## make bench-collect: each cloud collector against its local fake, 10k resources x 30 days
 ## (see bench/RESULTS.md).
 bench-collect: $(VENV)/.installed-dev
 	$(BIN)/python bench/collect.py --out bench/out/collect.json $(BENCH_ARGS)
