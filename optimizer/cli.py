@@ -58,6 +58,7 @@ def _register() -> None:
     from optimizer.commands import (
         collect,
         collect_cloud,
+        collect_reference,
         demo,
         forecast,
         forecast_views,
@@ -73,6 +74,7 @@ def _register() -> None:
         store_cmds,
         collect,
         collect_cloud,
+        collect_reference,
         demo,
         run,
         forecast,

@@ -53,6 +53,7 @@ def collect_stage(engine: Engine, config: Config, hooks: Hooks) -> StageResult:
     files, rows, failures, unbuilt = 0, 0, [], []
     clouds_ok = 0
     calls: dict[str, int] = {}
+    reference = _reference_if_missing(engine, config)
     for source in config.sources:
         if not isinstance(source, FocusSource):
             try:
@@ -81,6 +82,8 @@ def collect_stage(engine: Engine, config: Config, hooks: Hooks) -> StageResult:
     detail = f"{len(config.sources)} source(s), {files} file(s), {rows:,} rows"
     if calls:
         detail += f", {sum(calls.values())} cloud API call(s)"
+    if reference:
+        detail += f", reference facts loaded ({reference['region']} regions)"
     if not config.sources:
         detail = "no sources configured (add [[sources]] to optimizer.toml)"
     status = (
@@ -93,6 +96,16 @@ def collect_stage(engine: Engine, config: Config, hooks: Hooks) -> StageResult:
         exit_code=3 if failures else 0,
         data={"failures": failures, "not_built": unbuilt, "rows": rows, "api_calls": calls},
     )
+
+
+def _reference_if_missing(engine: Engine, config: Config) -> dict[str, int]:
+    """No source brings region, latency or egress facts: a store without them gets the
+    shipped snapshot's (`optimizer collect reference`) before the first collect."""
+    from optimizer.reference import has_reference, load_reference
+
+    if not config.sources or has_reference(engine):
+        return {}
+    return load_reference(engine)
 
 
 def forecast_stage(engine: Engine, config: Config, hooks: Hooks) -> StageResult:

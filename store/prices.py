@@ -78,8 +78,12 @@ def _open_prices(conn: Connection, providers: set[str]) -> dict[tuple[str, ...],
     return {(r[1], r[2], r[3], r[4], r[5]): (r[0], Decimal(r[6]), r[7]) for r in rows}
 
 
-def write_offers(conn: Connection, offers: Iterable[Offer], at: datetime) -> OfferCounts:
-    """Record `offers` as of `at` (see module doc). The last of duplicate keys wins."""
+def write_offers(
+    conn: Connection, offers: Iterable[Offer], at: datetime, fill_only: bool = False
+) -> OfferCounts:
+    """Record `offers` as of `at` (see module doc). The last of duplicate keys wins.
+    `fill_only` writes only offers with no open version (a dated reference snapshot must
+    never replace a live price), counting the others unchanged."""
     latest = {o.key: o for o in offers}
     if not latest:
         return OfferCounts()
@@ -88,7 +92,7 @@ def write_offers(conn: Connection, offers: Iterable[Offer], at: datetime) -> Off
     inserts: list[dict[str, Any]] = []
     for key, offer in latest.items():
         found = current.get(key)
-        if found is not None and found[1] == offer.usd_per_hour:
+        if found is not None and (fill_only or found[1] == offer.usd_per_hour):
             unchanged += 1
             continue
         values = {

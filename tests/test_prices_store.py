@@ -62,3 +62,15 @@ def test_bad_offers_are_refused() -> None:
         offer("0.1", "reserved")
     with pytest.raises(ValueError, match="negative"):
         offer("-1")
+
+
+def test_fill_only_never_replaces_a_live_price(engine: Engine) -> None:
+    with engine.begin() as conn:
+        write_offers(conn, [offer("0.096")], T1)
+    with engine.begin() as conn:
+        counts = write_offers(conn, [offer("0.5"), offer("0.04", "spot")], T2, fill_only=True)
+    assert counts == OfferCounts(new=1, changed=0, unchanged=1)
+    assert versions(engine) == [
+        ("m5.large", "on_demand", Decimal("0.096"), True),
+        ("m5.large", "spot", Decimal("0.04"), True),
+    ]

@@ -272,6 +272,15 @@ def write_reference(conn: Connection, snap: Snapshot, valid_from: datetime) -> d
             conflict=("provider", "region", "zone", "instance_type", "purchase_option",
                       "valid_from"),
         ),
+    }  # fmt: skip
+    counts.update(write_facts(conn, snap))
+    return counts
+
+
+def write_facts(conn: Connection, snap: Snapshot) -> dict[str, int]:
+    """Upsert the snapshot's regions, latency, egress and storage tier prices (facts that
+    no collector reads live); returns rows written per table."""
+    return {
         "region": upsert_rows(
             conn, "region",
             ("provider", "region", "display_name", "country_code", "jurisdiction", "latitude",
@@ -305,4 +314,3 @@ def write_reference(conn: Connection, snap: Snapshot, valid_from: datetime) -> d
             conflict=("provider", "region", "tier"),
         ),
     }  # fmt: skip
-    return counts
