@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -96,6 +97,10 @@ def map_error(exc: BaseException, service: str, operation: str) -> AwsError:
             )
         if code == "DataUnavailableException":
             return AwsError("no_data", where, "Cost Explorer has no data for this account yet")
+        if code == "NoSuchBucket":
+            return AwsError(
+                "invalid_config", where, "check data_export.bucket: no such bucket is visible"
+            )
         if code in ("OptInRequired", "SubscriptionRequiredException"):
             return AwsError("permission_denied", where, "enable the service for this account")
         return AwsError("error", where, "see the AWS error code above")
@@ -270,11 +275,34 @@ class AwsApi:
             raise
         return list(reply.get("Rules", []))
 
-    def objects(self, bucket: str) -> Iterator[dict[str, Any]]:
+    def objects(
+        self, bucket: str, prefix: str = "", region: str | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """ListObjectsV2 entries (Key, Size, ETag, StorageClass, …), pages followed."""
         kwargs: dict[str, Any] = {"Bucket": bucket}
+        if prefix:
+            kwargs["Prefix"] = prefix
         while True:
-            page = self.call("s3", "list_objects_v2", **kwargs)
+            page = self.call("s3", "list_objects_v2", region=region, **kwargs)
             yield from page.get("Contents", [])
             if not page.get("IsTruncated"):
                 return
             kwargs["ContinuationToken"] = page["NextContinuationToken"]
+
+    def get_bytes(self, bucket: str, key: str, region: str | None = None) -> bytes:
+        """A small object's body (a manifest)."""
+        body = self.call("s3", "get_object", region=region, Bucket=bucket, Key=key)["Body"]
+        try:
+            return bytes(body.read())
+        except (bx.BotoCoreError, OSError) as exc:
+            raise map_error(exc, "s3", "GetObject") from None
+
+    def download(self, bucket: str, key: str, path: Path, region: str | None = None) -> None:
+        """Stream one object to `path` (data files can be large: never held in memory)."""
+        body = self.call("s3", "get_object", region=region, Bucket=bucket, Key=key)["Body"]
+        try:
+            with path.open("wb") as fh:
+                for chunk in body.iter_chunks(1 << 20):
+                    fh.write(chunk)
+        except (bx.BotoCoreError, OSError) as exc:
+            raise map_error(exc, "s3", "GetObject") from None

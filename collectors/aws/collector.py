@@ -20,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from collectors.aws import mapping
+from collectors.aws import exports_s3, mapping
 from collectors.aws.adapter import AwsApi, AwsError
 from collectors.aws.settings import AwsSource
 from collectors.cloud import Check, CollectSummary
@@ -45,16 +45,25 @@ class AwsCollector:
         return self.source.name
 
     def check(self) -> Check:
-        """sts:GetCallerIdentity, then (if enabled) one day of Cost Explorer."""
+        """sts:GetCallerIdentity, then the data export's manifests if one is configured,
+        else (if enabled) one day of Cost Explorer."""
         api = AwsApi(self.source)
+        export = self.source.data_export
         try:
             account = api.account_id()
+            if export is not None:
+                refs = exports_s3.find_manifests(
+                    api.objects(export.bucket, export.prefix, export.region), export.prefix
+                )
+                return Check("ok", f"account {account}; data export with {len(refs)} period(s)")
             if self.source.cost_explorer:
                 today = datetime.now(UTC).date()
                 for _ in api.cost_and_usage(today - timedelta(days=1), today, []):
                     break
         except AwsError as exc:
             return exc.as_check()
+        except exports_s3.ExportProblem as exc:
+            return Check(exc.status, exc.detail, exc.hint)
         return Check("ok", f"account {account}")
 
     # -- collect ----------------------------------------------------------------------
@@ -73,8 +82,10 @@ class AwsCollector:
             account = api.account_id()
         except AwsError as exc:
             failure, account = exc, ""
+        export = self.source.data_export
         steps = [
-            (self.source.cost_explorer, self._spend),
+            (export is not None, self._export_spend),
+            (export is None and self.source.cost_explorer, self._spend),
             (self.source.inventory or self.source.metrics, self._compute),
             (self.source.s3, self._storage),
         ]
@@ -89,9 +100,42 @@ class AwsCollector:
                 failure = exc
         summary.api_calls = dict(sorted(api.calls.items()))
         outcome = None if failure is None else failure.outcome()
-        return finish(engine, self.key, SOURCE_TYPE, summary, outcome, f"account {account}")
+        label = f"account {account}"
+        if export is not None:
+            label += (
+                f"; spend from the data export s3://{export.bucket}/{export.prefix} "
+                f"({export.format}), Cost Explorer not called"
+            )
+        return finish(engine, self.key, SOURCE_TYPE, summary, outcome, label)
 
     # -- spend ------------------------------------------------------------------------
+    def _export_spend(
+        self, api: AwsApi, engine: Engine, account: str, start: date, end: date, s: CollectSummary
+    ) -> None:
+        """Spend from the Data Exports files (exports_s3); the previous month is always
+        looked at, as AWS restates it until the bill is final."""
+        export = self.source.data_export
+        assert export is not None
+        b, region = export.bucket, export.region
+        try:
+            refs = exports_s3.find_manifests(api.objects(b, export.prefix, region), export.prefix)
+        except exports_s3.ExportProblem as exc:
+            raise AwsError(exc.status, exc.detail, exc.hint) from None
+        since = min(start, (end.replace(day=1) - timedelta(days=1)).replace(day=1))
+        if export.first_period:
+            since = date.fromisoformat(f"{export.first_period}-01")
+        result = exports_s3.read_export(
+            engine, self.key, b, export.prefix, export.format, refs,
+            since,
+            lambda key: api.get_bytes(b, key, region),
+            lambda key, path: api.download(b, key, path, region),
+        )  # fmt: skip
+        s.rows["cost_records"] = result.rows
+        s.rows["export_periods_read"] = len(result.read)
+        s.rows["export_periods_unchanged"] = len(result.skipped)
+        for reason, n in result.quarantined.items():
+            s.quarantined[reason] = s.quarantined.get(reason, 0) + n
+
     def _spend(
         self, api: AwsApi, engine: Engine, account: str, start: date, end: date, s: CollectSummary
     ) -> None:

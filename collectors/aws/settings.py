@@ -12,6 +12,25 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 
+class DataExport(BaseModel):
+    """Where an AWS Data Exports export (CUR 2.0 or FOCUS 1.x) is delivered in S3.
+
+    `prefix` is the export's folder: the one holding `metadata/BILLING_PERIOD=YYYY-MM/
+    <export>-Manifest.json` and `data/BILLING_PERIOD=YYYY-MM/...` (S3 prefix + export name).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    bucket: str = Field(min_length=3)
+    prefix: str = ""
+    format: Literal["cur2", "focus"] = "cur2"
+    # The bucket's region (S3 answers from any region, but a wrong one costs a redirect).
+    region: str | None = None
+    # Backfill: read billing periods from this one (YYYY-MM) on. Default: the periods the
+    # read window touches plus the previous month (AWS restates it until the bill closes).
+    first_period: str | None = Field(default=None, pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
 class AwsSource(BaseModel):
     """An AWS account read through boto3; see docs/collectors-aws.md."""
 
@@ -34,6 +53,8 @@ class AwsSource(BaseModel):
     # Attempts per call, the first included: botocore's "standard" retry mode retries
     # throttling, 5xx and connection errors with backoff (AWS_MAX_ATTEMPTS semantics).
     max_attempts: int = Field(default=5, ge=1, le=20)
+    # Preferred spend source when set: Cost Explorer is then not called for spend.
+    data_export: DataExport | None = None
     cost_explorer: bool = True  # spend (ce:GetCostAndUsage: $0.01 per request)
     inventory: bool = True  # EC2 instances -> workloads
     metrics: bool = True  # CloudWatch CPUUtilization -> usage samples
