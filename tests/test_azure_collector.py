@@ -45,9 +45,11 @@ def row(day: date, service: str, cost: Any, sub: str = SUB, currency: str = "USD
 
 
 def source(azure: FakeAzure, **kw: Any) -> AzureSource:
+    """A spend-only source (inventory, metrics, storage, prices: tests/test_azure_estate.py)."""
     base: dict[str, Any] = {"type": "azure", "name": "corp", "scope": f"/subscriptions/{SUB}",
                             "endpoint_url": azure.url, "ca_bundle": azure.ca_path,
-                            "first_days": 3, "max_attempts": 2}  # fmt: skip
+                            "first_days": 3, "max_attempts": 2, "inventory": False,
+                            "metrics": False, "storage": False, "prices": False}  # fmt: skip
     return AzureSource(**{**base, **kw})
 
 

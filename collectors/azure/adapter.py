@@ -1,4 +1,4 @@
-"""The only module that imports azure.*: the client, paging, call counts, errors.
+"""The only module that imports azure.*: the clients, paging, call counts, errors.
 
 Credentials come from azure-identity's DefaultAzureCredential chain (environment
 variables, workload or managed identity, Azure CLI / azd / PowerShell login); nothing
@@ -8,7 +8,9 @@ here reads, stores, prints or logs them. Tests only: when the source has an
 
 429 (honouring Retry-After), 5xx and connection errors are retried by azure-core's
 RetryPolicy, `max_attempts` counting the first try; what still fails becomes an
-`AzureError` with one of collectors.cloud.STATUSES and a hint.
+`AzureError` with one of collectors.cloud.STATUSES, a hint and the missing action.
+Every call returns plain JSON in the REST shapes (camelCase), so the mapping modules
+never see SDK models.
 """
 
 from __future__ import annotations
@@ -16,21 +18,28 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from azure.core import PipelineClient
 from azure.core.credentials import AccessToken
 from azure.core.exceptions import (
     ClientAuthenticationError,
     HttpResponseError,
+    ResourceNotFoundError,
     ServiceRequestError,
     ServiceResponseError,
 )
+from azure.core.pipeline.policies import RetryPolicy, UserAgentPolicy
+from azure.core.rest import HttpRequest
 from azure.identity import DefaultAzureCredential
+from azure.mgmt.compute import ComputeManagementClient
 from azure.mgmt.costmanagement import CostManagementClient
 from azure.mgmt.costmanagement.models import QueryDefinition
+from azure.mgmt.monitor import MonitorManagementClient
+from azure.mgmt.storage import StorageManagementClient
 
 from collectors.azure.settings import AzureSource
 from collectors.cloud import SourceError
@@ -40,6 +49,18 @@ QUERY_ACTION = "Microsoft.CostManagement/query/action"
 READER_ROLE = "Cost Management Reader"
 TEST_TOKEN_ENV = "OPTIMIZER_AZURE_TEST_TOKEN"
 MAX_PAGES = 10_000
+# operation -> (the Azure RBAC action it needs, the smallest built-in role granting it)
+ACTIONS: dict[str, tuple[str, str]] = {
+    "query.usage": (QUERY_ACTION, READER_ROLE),
+    "virtual_machines.list_all": ("Microsoft.Compute/virtualMachines/read", "Reader"),
+    "virtual_machine_scale_sets.list_all": (
+        "Microsoft.Compute/virtualMachineScaleSets/read", "Reader"),
+    "resource_skus.list": ("Microsoft.Compute/skus/read", "Reader"),
+    "metrics.list": ("Microsoft.Insights/metrics/read", "Monitoring Reader"),
+    "storage_accounts.list": ("Microsoft.Storage/storageAccounts/read", "Reader"),
+    "management_policies.get": (
+        "Microsoft.Storage/storageAccounts/managementPolicies/read", "Reader"),
+}  # fmt: skip
 
 
 class AzureError(SourceError):
@@ -51,9 +72,10 @@ def _message(exc: BaseException) -> str:
     return " ".join(str(text).split())[:300]
 
 
-def map_error(exc: BaseException, scope: str) -> AzureError:
-    """Map an azure-core exception raised by query.usage on `scope` to a status and hint."""
-    where = f"query.usage {scope}"
+def map_error(exc: BaseException, where: str, operation: str = "query.usage") -> AzureError:
+    """Map an azure-core exception raised by `operation` on `where` to a status and hint."""
+    action, role = ACTIONS.get(operation, ("", ""))
+    where = f"{operation} {where}"
     if isinstance(exc, ClientAuthenticationError) and exc.status_code != 401:
         return AzureError(
             "auth_failed",
@@ -69,34 +91,35 @@ def map_error(exc: BaseException, scope: str) -> AzureError:
             return AzureError(
                 "auth_failed",
                 detail,
-                "Azure refused the token DefaultAzureCredential found: `az login` again, or "
-                "check the tenant and client of the identity in the environment",
+                "Azure refused the token DefaultAzureCredential found (expired or for "
+                "another tenant): `az login` again, or check the tenant and client of the "
+                "identity in the environment",
             )
-        if status == 403:
+        if status == 403 and action:
             return AzureError(
                 "permission_denied",
                 detail,
-                f"grant the {READER_ROLE} role (action {QUERY_ACTION}) at {scope} to the "
-                "identity this source uses (see docs/permissions.md)",
-                missing_permission=QUERY_ACTION,
+                f"grant the {role} role (action {action}) to the identity this source uses "
+                "(see docs/permissions.md)",
+                missing_permission=action,
             )
         if status == 429:
             return AzureError(
                 "throttled",
                 detail,
-                "Cost Management kept throttling after the SDK's retries: run again later "
-                "or raise max_attempts in the source",
+                "Azure kept throttling after the SDK's retries: run again later or raise "
+                "max_attempts in the source",
             )
         if status == 404:
-            return AzureError("invalid_config", detail, f"check the scope {scope!r} exists")
+            return AzureError("invalid_config", detail, "check the scope and subscriptions exist")
         if status == 400:
-            return AzureError("error", detail, "the query was refused: see the message above")
+            return AzureError("error", detail, "the request was refused: see the message above")
         return AzureError("error", detail, "Azure answered with an error: run again later")
     if isinstance(exc, ServiceRequestError | ServiceResponseError):
         return AzureError(
             "unreachable",
             f"{where}: cannot connect ({_message(exc)})",
-            "check the network, proxy and endpoint_url; the SDK retried already",
+            "check the network, proxy, endpoint_url and retail_prices_url; the SDK retried already",
         )
     return AzureError("error", f"{where}: {type(exc).__name__}: {_message(exc)}", "")
 
@@ -120,8 +143,19 @@ def skiptoken(next_link: str) -> str | None:
     return values[0] if values else None
 
 
+def _plain(item: Any) -> dict[str, Any]:
+    """An SDK model as its REST JSON (compute and storage models are mappings)."""
+    if hasattr(item, "as_dict"):
+        return dict(item.as_dict())
+    return dict(item)
+
+
+def _raw_json(pipeline_response: Any, _deserialized: Any, _headers: Any) -> Any:
+    return pipeline_response.http_response.json()
+
+
 class AzureApi:
-    """One CostManagementClient for a source, counting every query by type."""
+    """The SDK clients of one source (built on first use), counting calls by operation."""
 
     def __init__(self, source: AzureSource):
         self.source = source
@@ -133,20 +167,42 @@ class AzureApi:
             else DefaultAzureCredential(exclude_interactive_browser_credential=True)
         )
         retries = source.max_attempts - 1
-        kwargs: dict[str, Any] = {
+        self._kwargs: dict[str, Any] = {
             "connection_verify": source.ca_bundle or True,
             "retry_total": retries,
             "retry_connect": retries,
             "retry_read": retries,
             "retry_status": retries,
-            "api_version": API_VERSION,
         }
         if source.endpoint_url:
-            kwargs["base_url"] = source.endpoint_url
-        self._client = CostManagementClient(self._credential, **kwargs)
+            self._kwargs["base_url"] = source.endpoint_url
+        self._clients: dict[tuple[str, str], Any] = {}
+
+    def _client(self, kind: str, subscription: str = "") -> Any:
+        key = (kind, subscription)
+        if key not in self._clients:
+            if kind == "cost":
+                made: Any = CostManagementClient(
+                    self._credential, api_version=API_VERSION, **self._kwargs
+                )
+            elif kind == "prices":
+                made = PipelineClient(
+                    self.source.retail_prices_url,
+                    policies=[
+                        UserAgentPolicy("optimizer-collector"),
+                        RetryPolicy(retry_total=self.source.max_attempts - 1),
+                    ],
+                )
+            else:
+                cls = {"compute": ComputeManagementClient, "monitor": MonitorManagementClient,
+                       "storage": StorageManagementClient}[kind]  # fmt: skip
+                made = cls(self._credential, subscription, **self._kwargs)
+            self._clients[key] = made
+        return self._clients[key]
 
     def close(self) -> None:
-        self._client.close()
+        for client in self._clients.values():
+            client.close()
         self._credential.close()
 
     def __enter__(self) -> AzureApi:
@@ -157,6 +213,7 @@ class AzureApi:
     ) -> None:
         self.close()
 
+    # -- Cost Management ------------------------------------------------------------------
     def query(self, body: dict[str, Any]) -> Iterator[dict[str, Any]]:
         """Every page of one query (its REST body), nextLink's $skiptoken followed."""
         scope = self.source.scope
@@ -165,7 +222,7 @@ class AzureApi:
         for _ in range(MAX_PAGES):
             self.calls[f"query.usage {body.get('type', '?')}"] += 1
             try:
-                result = self._client.query.usage(
+                result = self._client("cost").query.usage(
                     scope.lstrip("/"), QueryDefinition(body), params=params
                 )
             except Exception as exc:  # azure-core raises many kinds; all are mapped
@@ -183,3 +240,89 @@ class AzureApi:
             seen.add(token)
             params = {"$skiptoken": token}
         raise AzureError("error", f"query.usage {scope}: more than {MAX_PAGES} pages", "")
+
+    # -- ARM lists ------------------------------------------------------------------------
+    def _list(self, operation: str, where: str, pager: Callable[[], Any]) -> list[dict[str, Any]]:
+        """Every item of a paged ARM list (nextLink followed by the SDK), one call per page."""
+        out: list[dict[str, Any]] = []
+        self.calls[operation] += 1
+        try:
+            for i, page in enumerate(pager().by_page()):
+                if i:
+                    self.calls[operation] += 1
+                out.extend(_plain(item) for item in page)
+        except Exception as exc:  # azure-core raises many kinds; all are mapped
+            raise map_error(exc, where, operation) from None
+        return out
+
+    def virtual_machines(self, subscription: str) -> list[dict[str, Any]]:
+        vms = self._client("compute", subscription).virtual_machines
+        return self._list("virtual_machines.list_all", f"/subscriptions/{subscription}",
+                          vms.list_all)  # fmt: skip
+
+    def scale_sets(self, subscription: str) -> list[dict[str, Any]]:
+        sets = self._client("compute", subscription).virtual_machine_scale_sets
+        return self._list("virtual_machine_scale_sets.list_all",
+                          f"/subscriptions/{subscription}", sets.list_all)  # fmt: skip
+
+    def resource_skus(self, subscription: str, location: str) -> list[dict[str, Any]]:
+        skus = self._client("compute", subscription).resource_skus
+        return self._list("resource_skus.list", f"/subscriptions/{subscription} {location}",
+                          lambda: skus.list(filter=f"location eq '{location}'"))  # fmt: skip
+
+    def storage_accounts(self, subscription: str) -> list[dict[str, Any]]:
+        accounts = self._client("storage", subscription).storage_accounts
+        return self._list("storage_accounts.list", f"/subscriptions/{subscription}",
+                          accounts.list)  # fmt: skip
+
+    def lifecycle_rules(self, subscription: str, group: str, account: str) -> list[Any]:
+        """The account's lifecycle management rules; none when it has no policy (404)."""
+        policies = self._client("storage", subscription).management_policies
+        self.calls["management_policies.get"] += 1
+        try:
+            policy = _plain(policies.get(group, account, "default"))
+        except ResourceNotFoundError:
+            return []
+        except Exception as exc:  # azure-core raises many kinds; all are mapped
+            raise map_error(exc, f"{group}/{account}", "management_policies.get") from None
+        rules = ((policy.get("properties") or {}).get("policy") or {}).get("rules")
+        return list(rules) if isinstance(rules, list) else []
+
+    # -- Azure Monitor --------------------------------------------------------------------
+    def metrics(self, resource_id: str, names: str, timespan: str, **kw: Any) -> dict[str, Any]:
+        """One metrics.list call (hourly averages over `timespan`), as REST JSON."""
+        monitor = self._client("monitor", resource_id.split("/")[2])
+        self.calls[f"metrics.list {names}"] += 1
+        try:
+            reply = monitor.metrics.list(
+                resource_id.lstrip("/"), timespan=timespan, interval="PT1H", metricnames=names,
+                aggregation="Average", cls=_raw_json, **kw,
+            )  # fmt: skip
+        except Exception as exc:  # azure-core raises many kinds; all are mapped
+            raise map_error(exc, resource_id, "metrics.list") from None
+        return reply if isinstance(reply, dict) else {}
+
+    # -- Retail Prices API ----------------------------------------------------------------
+    def retail_prices(self, odata_filter: str) -> Iterator[dict[str, Any]]:
+        """Every item of the public Retail Prices API for `odata_filter`, NextPageLink
+        followed (anonymous: no token is sent there)."""
+        client = self._client("prices")
+        url = self.source.retail_prices_url
+        params: dict[str, str] | None = {"$filter": odata_filter, "currencyCode": "USD"}
+        for _ in range(MAX_PAGES):
+            self.calls["retail_prices"] += 1
+            try:
+                reply = client.send_request(
+                    HttpRequest("GET", url, params=params),
+                    connection_verify=self.source.ca_bundle or True,
+                )
+                reply.raise_for_status()
+                page = reply.json()
+            except Exception as exc:  # azure-core raises many kinds; all are mapped
+                raise map_error(exc, url, "retail_prices") from None
+            yield from page.get("Items") or []
+            link = page.get("NextPageLink")
+            if not link:
+                return
+            url, params = str(link), None
+        raise AzureError("error", f"retail_prices {url}: more than {MAX_PAGES} pages", "")

@@ -1,30 +1,61 @@
 """`AzureCollector`: one `[[sources]] type = "azure"` scope into the store, incrementally.
 
 Window: [watermark - restate_days, today) once the source has a watermark, else
-[today - first_days, today). Spend only (this first cut): two Cost Management queries
-(ActualCost, AmortizedCost; each page followed), joined into one FOCUS row per (day,
-subscription, service). In one transaction this source's cost records whose
-ChargePeriodStart is in the window are deleted and the window's rows inserted, so a
-re-run replaces and restated amounts take over, never double counting. The watermark
-moves to the window's end only on success. Cloud-side failures become the summary's
-status (collectors.cloud.STATUSES); nothing is raised.
+[today - first_days, today). Each kind of data is written in its own transaction:
+- spend: two Cost Management queries (ActualCost, AmortizedCost; pages followed) joined
+  into one FOCUS row per (day, subscription, service); the source's cost records of the
+  window are deleted and re-inserted, so re-runs and restatements never double count;
+- inventory: VMs and scale sets upserted as workloads by name;
+- utilization: each VM's window of `cpu_pct` samples replaced (chunks of series);
+- storage: storage accounts upserted as storage groups (one per access tier);
+- prices: Retail Prices offers for the regions where VMs run (plus `regions`) recorded
+  through store.prices.write_offers (slowly changing).
+The first failing kind stops the run: kinds already written stay consistent, the
+watermark does not move, and the summary's status (collectors.cloud.STATUSES) says why.
+Nothing is raised.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy.engine import Engine
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
 
-from collectors.azure import mapping
+from collectors.azure import inventory_mapping as inv
+from collectors.azure import mapping, prices_mapping
 from collectors.azure.adapter import AzureApi, AzureError
 from collectors.azure.settings import AzureSource
 from collectors.cloud import Check, CollectSummary
-from collectors.cloud_store import finish, read_window, replace_costs
+from collectors.cloud_store import day_start, finish, read_window, replace_costs, table
 from store import costs
+from store.models import StorageGroup, UsageSample, Workload
+from store.prices import Offer, write_offers
+from store.types import utcnow
 
 SOURCE_TYPE = "azure"
+SAMPLE_CHUNK = 200  # series whose samples are replaced per transaction
+
+
+class _Run:
+    """One collect's API and what its kinds share: resource SKU sizes per region, and
+    the regions where VMs run (whose prices are read)."""
+
+    def __init__(self, api: AzureApi, subscriptions: list[str]):
+        self.api = api
+        self.subscriptions = subscriptions
+        self.regions: set[str] = set()
+        self._sizes: dict[str, inv.Sizes] = {}
+
+    def sizes(self, subscription: str, region: Any) -> inv.Sizes:
+        if not region:
+            return {}
+        region = str(region)
+        if region not in self._sizes:
+            self._sizes[region] = inv.sku_sizes(self.api.resource_skus(subscription, region))
+        return self._sizes[region]
 
 
 class AzureCollector:
@@ -62,10 +93,24 @@ class AzureCollector:
         summary = CollectSummary(self.name, "ok", window=(start, end))
         failure: AzureError | None = None
         api: AzureApi | None = None
+        src = self.source
+        label = f"scope {src.scope}"
+        needs_subscription = src.inventory or src.metrics or src.storage
+        if needs_subscription and not src.inventory_subscriptions:
+            label += "; inventory, metrics and storage skipped: list `subscriptions`"
         try:
-            api = AzureApi(self.source)
-            self._spend(api, engine, start, end, summary)
-        except AzureError as exc:
+            api = AzureApi(src)
+            run = _Run(api, src.inventory_subscriptions)
+            steps = [
+                (src.spend, self._spend),
+                (src.inventory or src.metrics, self._compute),
+                (src.storage, self._storage),
+                (src.prices, self._prices),
+            ]
+            for enabled, step in steps:
+                if enabled:
+                    step(run, engine, start, end, summary)
+        except AzureError as exc:  # the first failing kind stops the run; written kinds stay
             failure = exc
         except Exception as exc:  # the SDK refusing its settings, e.g. a bad ca_bundle
             failure = AzureError("error", f"{type(exc).__name__}: {exc}", "run with --debug")
@@ -74,12 +119,11 @@ class AzureCollector:
                 summary.api_calls = dict(sorted(api.calls.items()))
                 api.close()
         outcome = None if failure is None else failure.outcome()
-        return finish(engine, self.key, SOURCE_TYPE, summary, outcome, f"scope {self.source.scope}")
+        return finish(engine, self.key, SOURCE_TYPE, summary, outcome, label)
 
     # -- spend ------------------------------------------------------------------------
-    def _spend(
-        self, api: AzureApi, engine: Engine, start: date, end: date, s: CollectSummary
-    ) -> None:
+    def _spend(self, run: _Run, engine: Engine, start: date, end: date, s: CollectSummary) -> None:
+        api = run.api
         if start >= end:  # nothing to read
             s.rows["cost_records"] = 0
             return
@@ -93,9 +137,133 @@ class AzureCollector:
         replace_costs(engine, self.key, start, end, mapped.rows, mapped.keys)
         s.rows["cost_records"] = len(mapped.rows)
 
+    # -- VMs, scale sets, Azure Monitor ------------------------------------------------
+    def _compute(
+        self, run: _Run, engine: Engine, start: date, end: date, s: CollectSummary
+    ) -> None:
+        now, found = utcnow(), inv.Mapped()
+        group = self.source.resource_group
+        for sub in run.subscriptions:
+            items = [(vm, inv.vm_workload) for vm in run.api.virtual_machines(sub)]
+            items += [(vmss, inv.scale_set_workload) for vmss in run.api.scale_sets(sub)]
+            for item, to_workload in items:
+                if not inv.in_scope(str(item.get("id", "")), group):
+                    continue
+                try:
+                    row = to_workload(item, run.sizes(sub, item.get("location")), self.key, now)
+                except ValueError as exc:
+                    found.quarantine(str(exc))
+                    continue
+                if row is not None:
+                    found.rows.append(row)
+        run.regions.update(str(w["region"]) for w in found.rows)
+        _add(s.quarantined, found.quarantined)
+        if self.source.inventory:
+            with engine.begin() as conn:
+                _upsert_by_name(conn, table(Workload), found.rows)
+            s.rows["workloads"] = len(found.rows)
+        if self.source.metrics:
+            s.rows["usage_samples"] = 0
+            if start < end:
+                self._cpu(run, engine, [str(w["series_id"]) for w in found.rows], start, end, s)
+
+    def _cpu(
+        self, run: _Run, engine: Engine, series: list[str], start: date, end: date,
+        s: CollectSummary,
+    ) -> None:  # fmt: skip
+        """One metrics.list per VM or scale set; samples replaced SAMPLE_CHUNK series at a
+        time, each chunk in its own transaction (the window of those series, idempotent)."""
+        span = inv.timespan(start, end)
+        for i in range(0, len(series), SAMPLE_CHUNK):
+            chunk, samples = series[i : i + SAMPLE_CHUNK], inv.Mapped()
+            for series_id in chunk:
+                reply = run.api.metrics(series_id.removeprefix("azure:"), inv.CPU_NAME, span)
+                inv.cpu_samples(reply, series_id, self.key, samples)
+            _replace_samples(engine, chunk, samples.rows, start, end)
+            _add(s.quarantined, samples.quarantined)
+            s.rows["usage_samples"] += len(samples.rows)
+
+    # -- storage accounts ---------------------------------------------------------------
+    def _storage(
+        self, run: _Run, engine: Engine, start: date, end: date, s: CollectSummary
+    ) -> None:
+        now, found = utcnow(), inv.Mapped()
+        span = inv.timespan(end - timedelta(days=2), end)  # capacity: the latest hourly value
+        for sub in run.subscriptions:
+            for account in run.api.storage_accounts(sub):
+                rid, name = str(account.get("id", "")), str(account.get("name", ""))
+                if not inv.in_scope(rid, self.source.resource_group):
+                    continue
+                if not rid or not name or not account.get("location"):
+                    found.quarantine("storage account without id, name or location")
+                    continue
+                if str(account.get("kind", "")).lower() not in inv.BLOB_KINDS:
+                    continue  # FileStorage: no blob tiers
+                rules = run.api.lifecycle_rules(sub, inv.id_part(rid, "resourceGroups"), name)
+                reply = run.api.metrics(f"{rid}/blobServices/default", inv.CAPACITY_NAMES,
+                                        span, filter="Tier eq '*'")  # fmt: skip
+                found.rows.extend(
+                    inv.storage_groups(account, rules, inv.tier_totals(reply), self.key, now)
+                )
+        _add(s.quarantined, found.quarantined)
+        with engine.begin() as conn:
+            _upsert_by_name(conn, table(StorageGroup), found.rows)
+        s.rows["storage_groups"] = len(found.rows)
+
+    # -- Retail Prices ------------------------------------------------------------------
+    def _prices(self, run: _Run, engine: Engine, start: date, end: date, s: CollectSummary) -> None:
+        regions = sorted(run.regions | set(self.source.regions))
+        offers: list[Offer] = []
+        if regions and run.subscriptions:  # sizes come from a subscription's resource SKUs
+            for region in regions:
+                items = run.api.retail_prices(prices_mapping.price_filter(region))
+                sizes = run.sizes(run.subscriptions[0], region)
+                offers.extend(prices_mapping.offers(items, sizes, s.quarantined))
+            with engine.begin() as conn:
+                write_offers(conn, offers, utcnow())
+        s.rows["price_offers"] = len(offers)
+
 
 def totals(engine: Engine, source_key: str) -> tuple[int, Decimal, Decimal]:
     """Rows, BilledCost and EffectiveCost of one source (for tests and the CLI)."""
     with engine.connect() as conn:
         t = costs.totals(conn, source_key)
     return t.rows, t.billed_cost, t.effective_cost
+
+
+def _add(into: dict[str, int], more: dict[str, int]) -> None:
+    for reason, n in more.items():
+        into[reason] = into.get(reason, 0) + n
+
+
+def _replace_samples(
+    engine: Engine, series: list[str], samples: list[dict[str, Any]], start: date, end: date
+) -> None:
+    """The window's `cpu_pct` samples of `series` become `samples`, in one transaction."""
+    t = table(UsageSample)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.delete(t).where(
+                t.c.series_id.in_(series),
+                t.c.metric == inv.CPU_METRIC,
+                t.c.ts >= day_start(start),
+                t.c.ts < day_start(end),
+            )
+        )
+        if samples:
+            conn.execute(sa.insert(t), samples)
+
+
+def _upsert_by_name(conn: Connection, t: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """Update the rows whose unique name exists, insert the others (bulk, both ways)."""
+    names = [r["name"] for r in rows]
+    ids: dict[str, int] = {}
+    for i in range(0, len(names), 500):
+        found = conn.execute(sa.select(t.c.name, t.c.id).where(t.c.name.in_(names[i : i + 500])))
+        ids.update({str(n): int(k) for n, k in found})
+    updates = [{**r, "b_id": ids[r["name"]]} for r in rows if r["name"] in ids]
+    inserts = [r for r in rows if r["name"] not in ids]
+    if updates:
+        conn.execute(sa.update(t).where(t.c.id == sa.bindparam("b_id")), updates)
+    if inserts:
+        conn.execute(sa.insert(t), inserts)

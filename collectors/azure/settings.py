@@ -1,5 +1,6 @@
 """`[[sources]] type = "azure"`: one Cost Management scope (a subscription, resource
-group, management group or billing account).
+group, management group or billing account), plus the subscriptions whose VMs, scale
+sets and storage accounts are read (inventory is per subscription, spend per scope).
 
 Credentials never go here: azure-identity's DefaultAzureCredential finds them
 (environment variables, workload or managed identity, Azure CLI / azd / PowerShell login).
@@ -7,9 +8,12 @@ Credentials never go here: azure-identity's DefaultAzureCredential finds them
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+SUBSCRIPTION_SCOPE = re.compile(r"^/subscriptions/([^/]+)(?:/resourceGroups/([^/]+))?$", re.I)
 
 
 class AzureSource(BaseModel):
@@ -32,6 +36,19 @@ class AzureSource(BaseModel):
     # Attempts per call, the first included: azure-core's RetryPolicy retries 429 (after
     # its Retry-After), 5xx and connection errors.
     max_attempts: int = Field(default=4, ge=1, le=20)
+    # Subscriptions whose inventory is read. Empty: the scope's own subscription when the
+    # scope is "/subscriptions/<id>[/resourceGroups/<rg>]"; a management group or billing
+    # scope has none, so list them here or inventory, metrics and storage are skipped.
+    subscriptions: list[str] = Field(default_factory=list)
+    # Regions whose VM prices are read besides those where VMs run (placement candidates).
+    regions: list[str] = Field(default_factory=list)
+    # The public Retail Prices API (no auth); tests point it at a local fake.
+    retail_prices_url: str = "https://prices.azure.com/api/retail/prices"
+    spend: bool = True  # Cost Management query.usage -> cost records
+    inventory: bool = True  # VMs and scale sets -> workloads
+    metrics: bool = True  # Azure Monitor "Percentage CPU" -> usage samples
+    storage: bool = True  # storage accounts (BlobCapacity by tier, lifecycle) -> groups
+    prices: bool = True  # Retail Prices API -> price offers (on demand, spot)
 
     @field_validator("scope")
     @classmethod
@@ -43,6 +60,28 @@ class AzureSource(BaseModel):
                 'or "/providers/Microsoft.Billing/billingAccounts/<id>"'
             )
         return value
+
+    @field_validator("subscriptions")
+    @classmethod
+    def _bare_ids(cls, value: list[str]) -> list[str]:
+        out = [v.strip().removeprefix("/subscriptions/").strip("/") for v in value]
+        if any(not v or "/" in v for v in out):
+            raise ValueError('subscriptions are ids ("<id>" or "/subscriptions/<id>")')
+        return out
+
+    @property
+    def inventory_subscriptions(self) -> list[str]:
+        """Subscriptions whose inventory is read (see `subscriptions`)."""
+        if self.subscriptions:
+            return list(self.subscriptions)
+        found = SUBSCRIPTION_SCOPE.match(self.scope)
+        return [found.group(1)] if found else []
+
+    @property
+    def resource_group(self) -> str | None:
+        """The resource group of a "/subscriptions/<id>/resourceGroups/<rg>" scope."""
+        found = SUBSCRIPTION_SCOPE.match(self.scope)
+        return found.group(2) if found and not self.subscriptions else None
 
     @property
     def source_key(self) -> str:
