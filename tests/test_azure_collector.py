@@ -61,7 +61,7 @@ def free_port() -> int:
 
 def state(engine: Engine) -> Any:
     with engine.connect() as conn:
-        return conn.execute(sa.select(SourceState.__table__)).one()
+        return conn.execute(sa.select(SourceState.__table__)).one()  # type: ignore[attr-defined]
 
 
 def test_collect_follows_pages_and_joins_actual_and_amortized(
