@@ -203,9 +203,11 @@ def build_problem(
         # them, the same user regions) share verdicts.
         origins = any(isinstance(p, LatencyPolicy) and p.uses_user_regions() for p in chosen)
         key0 = (tuple(id(p) for p in chosen), wf.user_regions if origins else ())
+        # A zonal price where the catalog has one, else the region's (collectors record
+        # the instance's zone; most catalogs price per region).
         today = current.get(
             (w.provider, w.region, w.zone or "", w.instance_type, w.purchase_option)
-        )
+        ) or current.get((w.provider, w.region, "", w.instance_type, w.purchase_option))
         replicas = int(w.replicas)
         samples = usage.get(w.series_id or "")
         sz = size_workload(int(w.vcpu), float(w.memory_gib), replicas, samples, sizing)

@@ -11,7 +11,11 @@ Measured on SQLite (2 cores): the 500-workload demo (2.2M samples) in about 1 s;
 workloads × 21 days (10M samples, 6.7M in the window) in about 11-14 s, where a
 window-function ranking in SQL took 48 s (SQLite sorts every row of the window).
 
-The window ends at the newest `cpu_cores` sample in the store (not the wall clock, so a
+Cloud collectors record CPU as `cpu_pct` of one instance (what CloudWatch, Azure Monitor
+and Cloud Monitoring report): a workload without `cpu_cores` samples is sized from those,
+times its recorded vCPU / 100 (percentiles scale with a positive factor).
+
+The window ends at the newest `cpu_cores` or `cpu_pct` sample in the store (not the wall clock, so a
 store loaded yesterday or a demo estate sizes the same way) and is half-open:
 (newest − window_days, newest].
 """
@@ -32,6 +36,8 @@ from store.models import UsageSample, Workload
 SAMPLES = UsageSample.__table__  # type: ignore[attr-defined]
 WORKLOADS = Workload.__table__  # type: ignore[attr-defined]
 CPU_METRIC, MEMORY_METRIC = "cpu_cores", "memory_gib"
+CPU_PCT_METRIC = "cpu_pct"
+CPU_METRICS = (CPU_METRIC, CPU_PCT_METRIC)
 QUANTILES = (0.1, 0.9)
 FORECAST_FRESH = timedelta(days=2)
 BATCH = 2000  # (series, metric) groups ranked at a time
@@ -54,7 +60,7 @@ def _grouped(since: datetime, only: Sequence[str] | None, dialect: str) -> sa.Se
             values.label("vals"),
         )
         .where(
-            SAMPLES.c.metric.in_((CPU_METRIC, MEMORY_METRIC)),
+            SAMPLES.c.metric.in_((*CPU_METRICS, MEMORY_METRIC)),
             SAMPLES.c.ts > since,
             SAMPLES.c.series_id.in_(series),
         )
@@ -113,13 +119,14 @@ def load_usage(
         return {}, None
     newest = conn.execute(
         sa.select(sa.func.max(SAMPLES.c.ts, type_=SAMPLES.c.ts.type)).where(
-            SAMPLES.c.metric == CPU_METRIC
+            SAMPLES.c.metric.in_(CPU_METRICS)
         )
     ).scalar()
     if newest is None:
         return {}, None
     since = newest - timedelta(days=settings.window_days)
     ranked = _ranked(conn.execute(_grouped(since, only, conn.dialect.name)))
+    _percent_to_cores(conn, ranked)
     out: dict[str, Usage] = {}
     forecast = forecast_percentiles(conn, newest) if settings.use_forecasts else {}
     for sid in sorted({sid for sid, _ in ranked}):
@@ -130,6 +137,33 @@ def load_usage(
             f = forecast[sid]
             out[sid] = Usage(n_cpu, n_mem, f.cpu_p90, f.memory_p10, f.memory_p90, f.basis)
     return out, newest
+
+
+def _percent_to_cores(
+    conn: Connection, ranked: dict[tuple[str, str], tuple[int, float, float]]
+) -> None:
+    """`cpu_pct` percentiles become `cpu_cores` ones for workloads with no `cpu_cores`."""
+    only_pct = {
+        sid
+        for sid, metric in ranked
+        if metric == CPU_PCT_METRIC and (sid, CPU_METRIC) not in ranked
+    }
+    if not only_pct:
+        return
+    vcpus: dict[str, int] = dict(
+        conn.execute(
+            sa.select(WORKLOADS.c.series_id, WORKLOADS.c.vcpu).where(
+                WORKLOADS.c.series_id.in_(sorted(only_pct))
+            )
+        ).all()
+    )
+    for sid in only_pct:
+        n, p10, p90 = ranked.pop((sid, CPU_PCT_METRIC))
+        factor = float(vcpus.get(sid) or 0) / 100
+        if factor > 0:
+            ranked[(sid, CPU_METRIC)] = (n, p10 * factor, p90 * factor)
+    for key in [k for k in ranked if k[1] == CPU_PCT_METRIC]:
+        del ranked[key]
 
 
 def forecast_percentiles(conn: Connection, newest: datetime) -> dict[str, Usage]:

@@ -298,3 +298,36 @@ def test_demo_resizes_fit_the_p90_size_recomputed_from_raw_samples(demo_store: E
             offer = offers[o["offer_id"]]
             assert offer.vcpu >= need[0] and offer.memory_gib >= need[1] - 0.01, (r, need)
         assert any(x.startswith("sized from the p90 of the last 14 days") for x in r["reasons"])
+
+
+def test_collector_cpu_percent_sizes_like_cores(engine: Engine) -> None:
+    """Cloud collectors record `cpu_pct` of one instance: p90 in cores = p90 % × vCPU / 100,
+    and a workload with `cpu_cores` samples keeps using those."""
+    seed_offers(engine)
+    add_workload(engine, "vm", "m.2xlarge", 1, None, None)
+    add_workload(engine, "both", "m.xlarge", 1, lambda i: 1.0, None)
+    pct = [10.0 + (i % 24) for i in range(14 * 24)]
+    with engine.begin() as conn:
+        conn.execute(
+            sa.insert(UsageSample.__table__),  # type: ignore[attr-defined]
+            [{"series_id": sid, "metric": "cpu_pct", "value": v,
+              "ts": END - timedelta(hours=i + 1)}
+             for sid in ("s-vm", "s-both") for i, v in enumerate(pct)],
+        )  # fmt: skip
+    with engine.connect() as conn:
+        usage, newest = load_usage(conn, SizingSettings())
+    assert newest is not None
+    assert usage["s-vm"].cpu_samples == 336
+    assert usage["s-vm"].cpu_p90 == pytest.approx(percentile(pct, 0.9) * 8 / 100)
+    assert usage["s-both"].cpu_p90 == pytest.approx(1.0)
+
+
+def test_a_zonal_workload_is_priced_by_its_regions_offer(sqlite_engine: Engine) -> None:
+    """Collectors record the instance's zone; catalogs price per region."""
+    ids = seed_offers(sqlite_engine)
+    add_workload(sqlite_engine, "vm", "m.large", 1, None, None)
+    with sqlite_engine.begin() as conn:
+        conn.execute(sa.text("update workload set zone = 'eu-central-1a' where name = 'vm'"))
+    problem = build_problem(sqlite_engine, policies())
+    (demand,) = problem.demands
+    assert demand.current_offer_id == ids["m.large@eu-central-1"] and not demand.must_move
