@@ -90,6 +90,7 @@ class ThrottlingCe:
             def do_POST(self) -> None:
                 self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 outer.requests += 1
+                body: dict[str, Any]
                 if outer.requests <= outer.throttle:
                     status = 400
                     body = {"__type": "ThrottlingException", "message": "Rate exceeded"}

@@ -60,7 +60,7 @@ def page(days: dict[date, list[dict[str, Any]]], token: str | None = None) -> di
 
 def source(aws: FakeAws, **kw: Any) -> AwsSource:
     base: dict[str, Any] = {"type": "aws", "name": "prod", "endpoint_url": aws.url,
-                            "first_days": 3, "max_attempts": 2}  # fmt: skip
+                            "first_days": 3, "max_attempts": 2, "prices": False}  # fmt: skip
     return AwsSource(**{**base, **kw})
 
 
@@ -285,7 +285,7 @@ def test_cli_one_source_down_other_stored(
     down = f"http://127.0.0.1:{free_port()}"
     (tmp_path / "optimizer.toml").write_text(
         f'[[sources]]\ntype = "aws"\nname = "good"\nendpoint_url = "{aws.url}"\nfirst_days = 2\n'
-        'inventory = false\nmetrics = false\ns3 = false\n\n'
+        'inventory = false\nmetrics = false\ns3 = false\nprices = false\n\n'
         f'[[sources]]\ntype = "aws"\nname = "down"\nendpoint_url = "{down}"\nmax_attempts = 1\n'
     )  # fmt: skip
     db = f"sqlite:///{tmp_path / 'store.db'}"

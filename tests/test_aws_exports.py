@@ -40,7 +40,7 @@ SAMPLE = Path(__file__).resolve().parents[2] / "shared/data/native-exports/aws"
 def source(aws: FakeAws, **export: Any) -> AwsSource:
     return AwsSource(
         type="aws", name="prod", endpoint_url=aws.url, first_days=3, max_attempts=2,
-        inventory=False, metrics=False, s3=False,
+        inventory=False, metrics=False, s3=False, prices=False,
         data_export={"bucket": BUCKET, "prefix": ROOT, **export},
     )  # fmt: skip
 

@@ -174,10 +174,13 @@ class AwsApi:
         region = region or self.source.regions[0]
         key = (service, region)
         if key not in self._clients:
+            endpoint = self.source.endpoint_url
+            if service == "pricing" and self.source.pricing_endpoint_url:
+                endpoint = self.source.pricing_endpoint_url
             self._clients[key] = self._get_session().client(
                 service,
                 region_name=region,
-                endpoint_url=self.source.endpoint_url,
+                endpoint_url=endpoint,
                 config=self._config,
             )
         return self._clients[key]
@@ -306,3 +309,42 @@ class AwsApi:
                     fh.write(chunk)
         except (bx.BotoCoreError, OSError) as exc:
             raise map_error(exc, "s3", "GetObject") from None
+
+    def spot_history(self, region: str, types: list[str], at: datetime) -> list[dict[str, Any]]:
+        """Linux/UNIX spot prices in effect at `at` (StartTime = EndTime = at gives each
+        type x AZ's current price), pages followed."""
+        out: list[dict[str, Any]] = []
+        for i in range(0, len(types), 100):
+            kwargs: dict[str, Any] = {
+                "InstanceTypes": types[i : i + 100],
+                "ProductDescriptions": ["Linux/UNIX"],
+                "StartTime": at,
+                "EndTime": at,
+                "MaxResults": 1000,
+            }
+            while True:
+                page = self.call("ec2", "describe_spot_price_history", region=region, **kwargs)
+                out.extend(page.get("SpotPriceHistory", []))
+                if not page.get("NextToken"):
+                    break
+                kwargs["NextToken"] = page["NextToken"]
+        return out
+
+    def price_list(self, region: str, filters: dict[str, str]) -> Iterator[str]:
+        """Price List Query API GetProducts (AmazonEC2) PriceList items, pages followed.
+        The API lives in us-east-1 (also ap-south-1, eu-central-1) whatever the region."""
+        kwargs: dict[str, Any] = {
+            "ServiceCode": "AmazonEC2",
+            "Filters": [
+                {"Type": "TERM_MATCH", "Field": k, "Value": v}
+                for k, v in {"regionCode": region, **filters}.items()
+            ],
+            "FormatVersion": "aws_v1",
+            "MaxResults": 100,
+        }
+        while True:
+            page = self.call("pricing", "get_products", region="us-east-1", **kwargs)
+            yield from page.get("PriceList", [])
+            if not page.get("NextToken"):
+                return
+            kwargs["NextToken"] = page["NextToken"]

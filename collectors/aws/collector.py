@@ -20,13 +20,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from collectors.aws import exports_s3, mapping
+from collectors.aws import exports_s3, mapping, prices_mapping
 from collectors.aws.adapter import AwsApi, AwsError
 from collectors.aws.settings import AwsSource
 from collectors.cloud import Check, CollectSummary
 from collectors.cloud_store import day_start, finish, read_window, replace_costs, table
 from store import costs
 from store.models import StorageGroup, UsageSample, Workload
+from store.prices import Offer, write_offers
 from store.types import utcnow
 
 SOURCE_TYPE = "aws"
@@ -39,6 +40,7 @@ class AwsCollector:
     def __init__(self, source: AwsSource):
         self.source = source
         self.key = source.source_key
+        self._in_use: dict[str, list[str]] = {}  # region -> instance types running there
 
     @property
     def name(self) -> str:
@@ -88,6 +90,7 @@ class AwsCollector:
             (export is None and self.source.cost_explorer, self._spend),
             (self.source.inventory or self.source.metrics, self._compute),
             (self.source.s3, self._storage),
+            (self.source.prices, self._prices),
         ]
         for enabled, step in steps:
             if failure is not None:
@@ -167,6 +170,7 @@ class AwsCollector:
         for region in self.source.regions:
             instances = api.instances(region)
             types = sorted({str(i["InstanceType"]) for i in instances if i.get("InstanceType")})
+            self._in_use[region] = types
             sizes = mapping.instance_type_sizes(api.instance_types(region, types)) if types else {}
             found = [
                 w
@@ -224,6 +228,35 @@ class AwsCollector:
         with engine.begin() as conn:
             _upsert_by_name(conn, _table(StorageGroup), groups)
         s.rows["storage_groups"] = len(groups)
+
+    # -- prices -----------------------------------------------------------------------
+    def _prices(
+        self, api: AwsApi, engine: Engine, account: str, start: date, end: date, s: CollectSummary
+    ) -> None:
+        """On-demand offers of every Linux shared type of each region (Price List Query
+        API) and spot offers of the types in use plus `price_instance_types`; written in
+        one transaction through store.prices.write_offers."""
+        now = utcnow()
+        offers: list[Offer] = []
+        for region in self.source.regions:
+            types = sorted({*self._in_use.get(region, []), *self.source.price_instance_types})
+            sizes = mapping.instance_type_sizes(api.instance_types(region, types)) if types else {}
+            found = [
+                prices_mapping.on_demand_offers(
+                    api.price_list(region, prices_mapping.PRICE_FILTERS), region, sizes
+                )
+            ]
+            if types:
+                latest = prices_mapping.latest_spot(api.spot_history(region, types, now))
+                found.append(prices_mapping.spot_offers(latest, region, sizes))
+            for f in found:
+                offers.extend(f.offers)
+                for reason, n in f.quarantined.items():
+                    s.quarantined[reason] = s.quarantined.get(reason, 0) + n
+        with engine.begin() as conn:
+            counts = write_offers(conn, offers, now)
+        s.rows["price_offers"] = len(offers)
+        s.rows["price_offers_changed"] = counts.written
 
 
 def _upsert_by_name(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:

@@ -46,6 +46,10 @@ class AwsSource(BaseModel):
     role_arn: str | None = None
     # Send every call here instead of AWS (tests, local fakes, VPC endpoints).
     endpoint_url: str | None = None
+    # The Price List Query API's endpoint, when not AWS's (tests; endpoint_url otherwise).
+    pricing_endpoint_url: str | None = None
+    # Instance types priced in every region besides those running there.
+    price_instance_types: list[str] = Field(default_factory=list)
     # Each run re-reads this many days before the watermark: AWS restates recent billing.
     restate_days: int = Field(default=3, ge=0, le=60)
     # Days of billing read on the first run (no watermark yet).
@@ -59,6 +63,8 @@ class AwsSource(BaseModel):
     inventory: bool = True  # EC2 instances -> workloads
     metrics: bool = True  # CloudWatch CPUUtilization -> usage samples
     s3: bool = True  # S3 buckets -> storage groups
+    # On-demand (pricing:GetProducts) and spot (ec2:DescribeSpotPriceHistory) price offers
+    prices: bool = True
 
     @property
     def source_key(self) -> str:
