@@ -147,6 +147,15 @@ def hourly(start: datetime, values: list[float | None]) -> list[dict[str, Any]]:
     return out
 
 
+def _within(point: dict[str, Any], first: datetime, last: datetime) -> bool:
+    """A point inside the asked timespan (one that cannot be read is served as is)."""
+    try:
+        when = datetime.fromisoformat(str(point["timeStamp"]).replace("Z", "+00:00"))
+    except (KeyError, ValueError):
+        return True
+    return first <= when < last
+
+
 class ArmFake:
     """State and answers of the GET APIs; FakeAzure serves them beside the cost query."""
 
@@ -226,12 +235,11 @@ class ArmFake:
         for name in query.get("metricnames", "").split(","):
             series = []
             for dims, points in self.series.get((resource_id.lower(), name), []):
-                kept = [p for p in points if first <= datetime.fromisoformat(
-                    p["timeStamp"].replace("Z", "+00:00")) < last]  # fmt: skip
+                kept = [p for p in points if _within(p, first, last)]
                 meta = [{"name": {"value": k.lower(), "localizedValue": k}, "value": v}
                         for k, v in dims.items()] if split else []  # fmt: skip
                 series.append({"metadatavalues": meta, "data": kept})
-            if series and not split and len(series) > 1:  # unsplit: one summed series
+            if not split and len(series) > 1:  # by dimension, asked unsplit: their sum
                 sums: dict[str, float] = {}
                 for s in series:
                     for p in s["data"]:

@@ -68,13 +68,19 @@ class AzureCollector:
         return self.source.name
 
     def check(self) -> Check:
-        """The cheapest call that proves access: one day of ActualCost, first page only."""
+        """The cheapest calls that prove access: one day of ActualCost (first page) when
+        spend is read, the VM list of the first subscription when the estate is."""
         today = datetime.now(UTC).date()
         body = mapping.query_body("ActualCost", today - timedelta(days=1), today)
+        src = self.source
+        subscriptions = src.inventory_subscriptions
         try:
-            with AzureApi(self.source) as api:
-                for _ in api.query(body):
-                    break
+            with AzureApi(src) as api:
+                if src.spend:
+                    for _ in api.query(body):
+                        break
+                if subscriptions and (src.inventory or src.metrics or src.storage):
+                    api.virtual_machines(subscriptions[0])
         except AzureError as exc:
             return exc.as_check()
         except Exception as exc:  # building the client or credential failed
