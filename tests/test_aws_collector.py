@@ -116,9 +116,11 @@ def test_collect_end_to_end(aws: FakeAws, sqlite_engine: Engine) -> None:
     s = AwsCollector(source(aws)).collect(sqlite_engine, TODAY)
     assert s.status == "ok", s
     assert s.window == (d(3), TODAY)
-    assert s.rows == {"cost_records": 5, "usage_samples": 4, "workloads": 2, "storage_groups": 2}
+    assert s.rows == {"cost_records": 5, "usage_samples": 4, "workloads": 2, "storage_groups": 2,
+                      "autoscaling_groups": 0}  # fmt: skip
     assert totals(sqlite_engine, "prod") == (5, Decimal("33.78"))
     assert s.api_calls == {
+        "autoscaling:DescribeAutoScalingGroups": 1,
         "ce:GetCostAndUsage": 2,  # two pages followed
         "cloudwatch:GetMetricData": 1,
         "ec2:DescribeInstanceTypes": 1,
@@ -256,6 +258,30 @@ def _client_error(code: str, message: str, operation: str, status: int = 400) ->
         ("Throttling", "cloudwatch", "GetMetricData", "throttled", None),
         ("LimitExceededException", "ce", "GetCostAndUsage", "throttled", None),
         ("DataUnavailableException", "ce", "GetCostAndUsage", "no_data", None),
+        ("AccessDenied", "s3", "GetObject", "permission_denied", "s3:GetObject"),
+        (
+            "AccessDenied",
+            "autoscaling",
+            "DescribeAutoScalingGroups",
+            "permission_denied",
+            "autoscaling:DescribeAutoScalingGroups",
+        ),
+        (
+            "UnauthorizedOperation",
+            "ec2",
+            "DescribeSpotPriceHistory",
+            "permission_denied",
+            "ec2:DescribeSpotPriceHistory",
+        ),
+        (
+            "AccessDeniedException",
+            "pricing",
+            "GetProducts",
+            "permission_denied",
+            "pricing:GetProducts",
+        ),
+        ("AccessDenied", "sts", "AssumeRole", "permission_denied", "sts:AssumeRole"),
+        ("NoSuchBucket", "s3", "ListObjectsV2", "invalid_config", None),
     ],
 )
 def test_client_errors_map_to_status_and_hint(

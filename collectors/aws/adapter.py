@@ -47,7 +47,8 @@ THROTTLE_CODES = frozenset(
     }
 )
 # boto3 service name -> IAM service prefix where they differ
-IAM_PREFIX = {"cloudwatch": "cloudwatch", "ce": "ce", "ec2": "ec2", "s3": "s3", "sts": "sts"}
+IAM_PREFIX = {"cloudwatch": "cloudwatch", "ce": "ce", "ec2": "ec2", "s3": "s3", "sts": "sts",
+              "autoscaling": "autoscaling", "pricing": "pricing"}  # fmt: skip
 # operations whose IAM action is not the operation's own name
 IAM_ACTION = {
     ("s3", "ListBuckets"): "s3:ListAllMyBuckets",
@@ -229,6 +230,16 @@ class AwsApi:
             page = self.call("ec2", "describe_instances", region=region, **kwargs)
             for reservation in page.get("Reservations", []):
                 out.extend(reservation.get("Instances", []))
+            if not page.get("NextToken"):
+                return out
+            kwargs["NextToken"] = page["NextToken"]
+
+    def auto_scaling_groups(self, region: str) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"MaxRecords": 100}
+        while True:
+            page = self.call("autoscaling", "describe_auto_scaling_groups", region=region, **kwargs)
+            out.extend(page.get("AutoScalingGroups", []))
             if not page.get("NextToken"):
                 return out
             kwargs["NextToken"] = page["NextToken"]

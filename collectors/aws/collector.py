@@ -172,10 +172,17 @@ class AwsCollector:
             types = sorted({str(i["InstanceType"]) for i in instances if i.get("InstanceType")})
             self._in_use[region] = types
             sizes = mapping.instance_type_sizes(api.instance_types(region, types)) if types else {}
+            groups: dict[str, str] = {}
+            if self.source.autoscaling and self.source.inventory:
+                asgs = api.auto_scaling_groups(region)
+                s.rows["autoscaling_groups"] = s.rows.get("autoscaling_groups", 0) + len(asgs)
+                groups = mapping.asg_members(asgs)
             found = [
                 w
                 for i in instances
-                if (w := mapping.instance_workload(i, region, account, sizes, self.key, now))
+                if (
+                    w := mapping.instance_workload(i, region, account, sizes, self.key, now, groups)
+                )
             ]
             workloads.extend(found)
             if self.source.metrics and found:

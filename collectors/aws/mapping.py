@@ -22,6 +22,8 @@ from collectors.exports.common import FocusRow, day_start, iso, money, next_day
 
 CE_GROUP_BY = ["LINKED_ACCOUNT", "SERVICE"]
 CPU_METRIC = "cpu_pct"
+STATE_TAG = "optimizer:state"
+ASG_TAG = "optimizer:asg"
 
 
 @dataclass
@@ -133,6 +135,16 @@ def map_cost_pages(
 
 
 # -- EC2 ------------------------------------------------------------------------------
+def asg_members(asgs: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """DescribeAutoScalingGroups -> {instance id: group name}."""
+    return {
+        str(i["InstanceId"]): str(g["AutoScalingGroupName"])
+        for g in asgs
+        for i in g.get("Instances", []) or []
+        if i.get("InstanceId") and g.get("AutoScalingGroupName")
+    }
+
+
 def instance_type_sizes(types: Iterable[Mapping[str, Any]]) -> dict[str, tuple[int, float]]:
     """DescribeInstanceTypes -> {type: (vCPUs, memory GiB)}."""
     out: dict[str, tuple[int, float]] = {}
@@ -153,12 +165,24 @@ def instance_workload(
     sizes: Mapping[str, tuple[int, float]],
     source_key: str,
     now: datetime,
+    groups: Mapping[str, str] | None = None,
 ) -> dict[str, Any] | None:
-    """One DescribeInstances instance -> a workload row; terminated ones -> None."""
-    if (inst.get("State") or {}).get("Name") in ("terminated", "shutting-down"):
+    """One DescribeInstances instance -> a workload row; terminated ones -> None.
+
+    The Workload model has no state or group column, so both go in tags under our own
+    prefix: `optimizer:state` when the instance is not running (stopped ones stay
+    workloads: they still pay for volumes and may start again), `optimizer:asg` with
+    its Auto Scaling group (from DescribeAutoScalingGroups: `groups` instance -> name).
+    """
+    state = (inst.get("State") or {}).get("Name")
+    if state in ("terminated", "shutting-down"):
         return None
     iid = str(inst["InstanceId"])
     tags = {str(t["Key"]): str(t.get("Value", "")) for t in inst.get("Tags", []) or []}
+    if state and state != "running":
+        tags[STATE_TAG] = str(state)
+    if groups and iid in groups:
+        tags[ASG_TAG] = groups[iid]
     itype = str(inst.get("InstanceType", ""))
     vcpu, mem = sizes.get(itype, (0, 0.0))
     if not vcpu:

@@ -61,6 +61,7 @@ class AwsSource(BaseModel):
     data_export: DataExport | None = None
     cost_explorer: bool = True  # spend (ce:GetCostAndUsage: $0.01 per request)
     inventory: bool = True  # EC2 instances -> workloads
+    autoscaling: bool = True  # each instance's Auto Scaling group, noted on its workload
     metrics: bool = True  # CloudWatch CPUUtilization -> usage samples
     s3: bool = True  # S3 buckets -> storage groups
     # On-demand (pricing:GetProducts) and spot (ec2:DescribeSpotPriceHistory) price offers
