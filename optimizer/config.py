@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from collectors.aws.settings import AwsSource
 from collectors.azure.settings import AzureSource
+from collectors.gcp.settings import GcpSource
 from forecasts.engine import EngineChoice
 from forecasts.job import Settings as ForecastSettings
 from placement.sizing import SizingSettings
@@ -36,27 +37,7 @@ class FocusSource(_Strict):
     paths: list[str] = Field(min_length=1)
 
 
-class CloudSource(_Strict):
-    """A cloud account read through its SDK (the GCP collector arrives with issue #5;
-    AWS is `AwsSource`, Azure `AzureSource`)."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
-    type: Literal["gcp"]
-    name: str
-
-    @model_validator(mode="after")
-    def _no_credentials(self) -> CloudSource:
-        secret = [k for k in (self.model_extra or {}) if any(h in k.lower() for h in SECRETS)]
-        if secret:
-            raise ValueError(
-                f"{', '.join(secret)}: credentials never go in optimizer.toml; each SDK finds "
-                "its own (environment, profile, managed identity, application default "
-                "credentials), see docs/permissions.md"
-            )
-        return self
-
-
-Source = Annotated[FocusSource | AwsSource | AzureSource | CloudSource, Field(discriminator="type")]
+Source = Annotated[FocusSource | AwsSource | AzureSource | GcpSource, Field(discriminator="type")]
 
 
 class StoreSettings(_Strict):

@@ -15,6 +15,7 @@ from optimizer.config import Config, FocusSource
 COLLECTORS = {
     "aws": ("collectors.aws.collector", "AwsCollector"),
     "azure": ("collectors.azure.collector", "AzureCollector"),
+    "gcp": ("collectors.gcp.collector", "GcpCollector"),
 }
 SDK_EXTRA = {"aws": "aws", "azure": "azure", "gcp": "gcp"}
 

@@ -28,7 +28,14 @@ def config(tmp_path: Path, body: str) -> str:
 
 
 FOCUS = '[[sources]]\ntype = "focus"\nname = "finance"\npaths = ["exports/*.csv"]\n'
-GCP = '[[sources]]\ntype = "gcp"\nname = "corp"\nproject = "p1"\n'
+# A GCP source whose endpoints are a closed loopback port: down, quickly, on any machine.
+DOWN = "http://127.0.0.1:9"
+GCP = (
+    '[[sources]]\ntype = "gcp"\nname = "corp"\nbilling_account = "012345-6789AB-CDEF01"\n'
+    'projects = ["shop-prod-1"]\nbigquery_table = "shop-prod-1.billing.export"\n'
+    f'max_attempts = 1\nendpoints = {{ bigquery = "{DOWN}", catalog = "{DOWN}", '
+    f'compute = "{DOWN}", storage = "{DOWN}", monitoring = "127.0.0.1:9" }}\n'
+)
 
 
 def test_test_reports_each_source_with_a_hint_and_exits_3(db: str, tmp_path: Path) -> None:
@@ -37,7 +44,7 @@ def test_test_reports_each_source_with_a_hint_and_exits_3(db: str, tmp_path: Pat
     assert out.returncode == 3, out.stderr
     rows = {r["name"]: r for r in json.loads(out.stdout)}
     assert rows["finance"]["status"] == "no_data" and "globs" in rows["finance"]["hint"]
-    assert rows["corp"]["status"] == "invalid_config" and "issue #5" in rows["corp"]["detail"]
+    assert rows["corp"]["status"] == "unreachable" and "endpoints" in rows["corp"]["hint"]
     assert "To fix:" in out.stderr
 
 
@@ -68,14 +75,20 @@ def test_unknown_source_name_and_no_sources(db: str, tmp_path: Path) -> None:
     assert empty.returncode == 2 and "no sources configured" in empty.stderr
 
 
-def test_collect_all_runs_every_source_and_lists_the_unbuilt(db: str, tmp_path: Path) -> None:
+def test_collect_all_runs_every_source_one_down_does_not_stop_the_others(
+    db: str, tmp_path: Path
+) -> None:
     (tmp_path / "exports").mkdir()
     write_focus_csv(tmp_path / "exports" / "m1.csv", [base_row(i) for i in range(4)])
     ok = cli("--db", db, "--config", config(tmp_path, FOCUS), "--json", "collect", "all")
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout)["rows"] == 4
-    gcp = '[[sources]]\ntype = "gcp"\nname = "g"\nproject = "p"\n'
-    mixed = cli("--db", db, "--config", config(tmp_path, FOCUS + gcp), "--json", "collect", "all")
+    mixed = cli("--db", db, "--config", config(tmp_path, FOCUS + GCP), "--json", "collect", "all")
     payload = json.loads(mixed.stdout)
-    assert mixed.returncode == 0 and payload["rows"] == 4
-    assert any("issue #5" in line for line in payload["not_built"])
+    assert mixed.returncode == 3 and payload["rows"] == 4, mixed.stderr
+    assert any(line.startswith("corp: unreachable") for line in payload["failures"]), payload
+    listed = json.loads(cli("--db", db, "--config", config(tmp_path, FOCUS + GCP), "--json",
+                            "sources", "list").stdout)  # fmt: skip
+    by_name = {r["name"]: r for r in listed}
+    assert by_name["finance"]["last_status"] == "ok" and by_name["finance"]["rows"] == 4
+    assert by_name["corp"]["last_status"] == "failed"

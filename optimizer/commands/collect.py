@@ -320,7 +320,6 @@ def _not_built(name: str, issue: str) -> click.Command:
 for _name, _issue in (
     ("aws", "#5"),
     ("azure", "#5"),
-    ("gcp", "#5"),
 ):
     collect.add_command(_not_built(_name, _issue))
 

@@ -1,4 +1,4 @@
-"""`optimizer collect aws|azure|all`: every configured source of one cloud, or every
+"""`optimizer collect aws|azure|gcp|all`: every configured source of one cloud, or every
 source, into the store (issue #5).
 
 Attaches to the existing `collect` group on import, replacing its "not built" stubs.
@@ -17,7 +17,7 @@ from optimizer.context import AppContext, pass_app
 from store.errors import CollectorError, ConfigError
 
 STYLE = {"ok": "green", "no_data": "yellow", "throttled": "yellow"}
-LABEL = {"aws": "AWS", "azure": "Azure"}
+LABEL = {"aws": "AWS", "azure": "Azure", "gcp": "GCP"}
 
 
 @collect.command("aws")
@@ -48,6 +48,23 @@ def collect_azure(app: AppContext, name: str | None, as_json: bool) -> None:
     DefaultAzureCredential (environment, managed identity, Azure CLI), never from the config.
     """
     collect_cloud(app, "azure", name, as_json)
+
+
+@collect.command("gcp")
+@click.option("--source", "name", help="Only the GCP source with this name.")
+@click.option("--json", "as_json", is_flag=True, help="Print results as JSON on stdout.")
+@pass_app
+def collect_gcp(app: AppContext, name: str | None, as_json: bool) -> None:
+    """Collect spend (BigQuery billing export), Compute Engine prices (Cloud Billing
+    Catalog), instances, CPU utilization (Cloud Monitoring) and Cloud Storage buckets
+    from each `type = "gcp"` source in the config.
+
+    Each run re-reads the days since the source's watermark plus `restate_days` and
+    replaces them, so re-runs never double count. Credentials are application default
+    credentials (`gcloud auth application-default login`, a service account, workload
+    identity), never from the config.
+    """
+    collect_cloud(app, "gcp", name, as_json)
 
 
 @collect.command("all")
@@ -139,4 +156,4 @@ def _print(app: AppContext, title: str, results: list[dict[str, Any]]) -> None:
                 app.err.print(f"  To fix: {r['hint']}", markup=False)
 
 
-COMMANDS: list[click.Command] = []  # `collect aws|azure` attach to `collect` on import
+COMMANDS: list[click.Command] = []  # `collect aws|azure|gcp` attach to `collect` on import

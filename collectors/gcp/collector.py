@@ -1,0 +1,229 @@
+"""`GcpCollector`: one `[[sources]] type = "gcp"` entry into the store, incrementally.
+
+Window: [watermark - restate_days, today) once the source has a watermark, else
+[today - first_days, today). Each kind of data is written in its own transaction:
+- spend: one parametrised BigQuery query over the window, mapped by the export file
+  mapping; this source's cost records of the window are replaced (never doubled);
+- prices: Compute Engine core/RAM SKUs × machine types -> `store.prices.write_offers`;
+- inventory: instances (+ managed instance groups) -> workloads upserted by name;
+- utilization: the window's hourly `cpu_pct` samples of those instances replaced;
+- storage: buckets -> storage groups per storage class, upserted by name.
+A failing kind does not stop the others (unless credentials or the network failed);
+the first failure becomes the summary's status and the watermark moves only when every
+kind succeeded. Cloud-side failures never raise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from collectors.cloud import Check, CollectSummary
+from collectors.cloud_store import day_start, finish, read_window, replace_costs, table
+from collectors.gcp import inventory, prices, spend
+from collectors.gcp.adapter import GcpApi, GcpError
+from collectors.gcp.settings import GcpSource
+from store.models import StorageGroup, UsageSample, Workload
+from store.prices import write_offers
+from store.types import utcnow
+
+SOURCE_TYPE = "gcp"
+FATAL = ("auth_failed", "unreachable")
+Step = Callable[[GcpApi, Engine, date, date, CollectSummary], None]
+
+
+class GcpCollector:
+    def __init__(self, source: GcpSource):
+        self.source = source
+        self.key = source.source_key
+        self._types: dict[str, list[dict[str, Any]]] = {}
+
+    @property
+    def name(self) -> str:
+        return self.source.name
+
+    @property
+    def label(self) -> str:
+        return f"billing account {self.source.billing_account}"
+
+    def check(self) -> Check:
+        """The cheapest call proving access to the first enabled kind: a zero-byte
+        query on the export table (bigquery.jobs.create + tables.getData), else one
+        catalog page, else one instance list, else the bucket list."""
+        api = GcpApi(self.source)
+        src = self.source
+        try:
+            if src.spend and src.bigquery_table:
+                api.query(f"SELECT 1 AS ok FROM `{src.bigquery_table}` WHERE FALSE", [])
+                what = f"export table {src.bigquery_table}"
+            elif src.prices:
+                next(api.skus(), None)
+                what = "Cloud Billing Catalog"
+            elif (src.inventory or src.metrics) and src.projects:
+                api.instances(src.projects[0])
+                what = f"project {src.projects[0]}"
+            elif src.storage and src.projects:
+                api.buckets()
+                what = "Cloud Storage"
+            else:
+                return Check("invalid_config", "nothing enabled to read", "enable a kind")
+        except GcpError as exc:
+            return exc.as_check()
+        finally:
+            api.close()
+        return Check("ok", f"{self.label}: {what}")
+
+    # -- collect ----------------------------------------------------------------------
+    def window(self, engine: Engine, today: date) -> tuple[date, date]:
+        return read_window(
+            engine, self.key, today, self.source.first_days, self.source.restate_days
+        )
+
+    def collect(self, engine: Engine, today: date | None = None) -> CollectSummary:
+        today = today or datetime.now(UTC).date()
+        start, end = self.window(engine, today)
+        summary = CollectSummary(self.name, "ok", window=(start, end))
+        src = self.source
+        steps: list[tuple[bool, Step]] = [
+            (src.spend, self._spend),
+            (src.prices, self._prices),
+            (src.inventory or src.metrics, self._compute),
+            (src.storage, self._storage),
+        ]
+        api = GcpApi(src)
+        failure: GcpError | None = None
+        try:
+            for enabled, step in steps:
+                if not enabled:
+                    continue
+                try:
+                    step(api, engine, start, end, summary)
+                except GcpError as exc:
+                    failure = failure or exc
+                    if exc.status in FATAL:
+                        break
+                except Exception as exc:  # a bug or a store refusal: report, never raise
+                    failure = failure or GcpError(
+                        "error", f"{type(exc).__name__}: {exc}", "run with --debug"
+                    )
+        finally:
+            summary.api_calls = dict(sorted(api.calls.items()))
+            api.close()
+        outcome = None if failure is None else failure.outcome()
+        return finish(engine, self.key, SOURCE_TYPE, summary, outcome, self.label)
+
+    # -- spend ------------------------------------------------------------------------
+    def _spend(
+        self, api: GcpApi, engine: Engine, start: date, end: date, s: CollectSummary
+    ) -> None:
+        if start >= end or self.source.bigquery_table is None:
+            s.rows["cost_records"] = 0
+            return
+        kind = self.source.bigquery_kind
+        sql, params = spend.query(
+            kind, self.source.bigquery_table, start, end, self.source.billing_account
+        )
+        rows = api.query(sql, params)
+        mapped = (spend.map_focus if kind == "focus" else spend.map_export)(rows, self.key)
+        for reason, n in mapped.quarantined.items():
+            s.quarantined[reason] = s.quarantined.get(reason, 0) + n
+        replace_costs(engine, self.key, start, end, mapped.rows, mapped.keys)
+        s.rows["cost_records"] = len(mapped.rows)
+
+    # -- prices -----------------------------------------------------------------------
+    def _machine_types(self, api: GcpApi, project: str) -> list[dict[str, Any]]:
+        if project not in self._types:
+            self._types[project] = api.machine_types(project)
+        return self._types[project]
+
+    def _prices(
+        self, api: GcpApi, engine: Engine, start: date, end: date, s: CollectSummary
+    ) -> None:
+        if not self.source.projects:
+            raise GcpError(
+                "invalid_config", "prices need a project to list machine types in",
+                "add projects = [\"<project id>\"] to the source, or set prices = false",
+            )  # fmt: skip
+        regions = self.source.regions
+        rates = prices.sku_rates(api.skus(), regions)
+        types = self._machine_types(api, self.source.projects[0])
+        offers, skipped = prices.machine_offers(types, rates, regions)
+        with engine.begin() as conn:
+            counts = write_offers(conn, offers, utcnow())
+        s.rows["price_offers"] = len(offers)
+        s.rows["price_offers_changed"] = counts.written
+        for reason, n in skipped.items():
+            s.quarantined[f"price skipped: {reason}"] = n
+
+    # -- Compute Engine + Cloud Monitoring --------------------------------------------
+    def _compute(
+        self, api: GcpApi, engine: Engine, start: date, end: date, s: CollectSummary
+    ) -> None:
+        now = utcnow()
+        regions = set(self.source.regions)
+        workloads: list[dict[str, Any]] = []
+        for project in self.source.projects:
+            sizes = inventory.type_sizes(self._machine_types(api, project))
+            migs = inventory.mig_members(api.instance_group_managers(project))
+            found = [
+                w for i in api.instances(project)
+                if (w := inventory.instance_workload(i, project, sizes, migs, self.key, now))
+                and (not regions or w["region"] in regions)
+            ]  # fmt: skip
+            workloads.extend(found)
+            if self.source.metrics and found and start < end:
+                known = {str(w["series_id"]) for w in found}
+                series = api.cpu_series(project, day_start(start), day_start(end))
+                lo, hi = day_start(start), day_start(end)
+                samples = [
+                    x for x in inventory.cpu_samples(series, known, self.key) if lo <= x["ts"] < hi
+                ]
+                _replace_samples(engine, sorted(known), samples, start, end)
+                s.rows["usage_samples"] = s.rows.get("usage_samples", 0) + len(samples)
+        if self.source.inventory:
+            with engine.begin() as conn:
+                _upsert_by_name(conn, table(Workload), workloads)
+            s.rows["workloads"] = len(workloads)
+
+    # -- Cloud Storage ----------------------------------------------------------------
+    def _storage(
+        self, api: GcpApi, engine: Engine, start: date, end: date, s: CollectSummary
+    ) -> None:
+        now = utcnow()
+        groups: list[dict[str, Any]] = []
+        for bucket in api.buckets():
+            groups.extend(
+                inventory.storage_groups(bucket, api.objects(bucket["name"]), self.key, now)
+            )
+        with engine.begin() as conn:
+            _upsert_by_name(conn, table(StorageGroup), groups)
+        s.rows["storage_groups"] = len(groups)
+
+
+def _replace_samples(
+    engine: Engine, series: list[str], samples: list[dict[str, Any]], start: date, end: date
+) -> None:
+    t = table(UsageSample)
+    with engine.begin() as conn:
+        for i in range(0, len(series), 500):
+            conn.execute(
+                sa.delete(t).where(
+                    t.c.series_id.in_(series[i : i + 500]),
+                    t.c.metric == inventory.CPU_METRIC,
+                    t.c.ts >= day_start(start),
+                    t.c.ts < day_start(end),
+                )
+            )
+        if samples:
+            conn.execute(sa.insert(t), samples)
+
+
+def _upsert_by_name(conn: Connection, t: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """Update the row with the same unique name, else insert (inventory)."""
+    for row in rows:
+        if not conn.execute(sa.update(t).where(t.c.name == row["name"]).values(**row)).rowcount:
+            conn.execute(sa.insert(t).values(**row))
