@@ -28,13 +28,17 @@ import trustme
 
 TOKEN = "fake-token-for-tests"
 QUERY_PATH = "/providers/Microsoft.CostManagement/query"
-COLUMNS = [
-    {"name": "Cost", "type": "Number"},
-    {"name": "UsageDate", "type": "Number"},
-    {"name": "SubscriptionId", "type": "String"},
-    {"name": "ServiceName", "type": "String"},
-    {"name": "Currency", "type": "String"},
-]
+
+
+def columns(body: dict[str, Any]) -> list[dict[str, str]]:
+    """A daily query's columns, as Azure orders them: the summed cost (named by the
+    aggregation: Cost or PreTaxCost), UsageDate, the grouping dimensions, Currency."""
+    cost = next(iter(body["dataset"]["aggregation"].values()))["name"]
+    dims = [{"name": g["name"], "type": "String"} for g in body["dataset"].get("grouping", [])]
+    return [{"name": cost, "type": "Number"}, {"name": "UsageDate", "type": "Number"}, *dims,
+            {"name": "Currency", "type": "String"}]  # fmt: skip
+
+
 DENIED = {
     "error": {
         "code": "AuthorizationFailed",
@@ -278,6 +282,7 @@ class FakeAzure(ArmFake):
         self.pages: dict[str, list[list[list[Any]]]] = {}  # type -> pages of rows
         self.queued: list[Failure] = []
         self.always: Failure | None = None
+        self.refused_cost_column: str | None = None  # an aggregation name answered with 400
         self.requests: list[dict[str, Any]] = []
         outer = self
 
@@ -342,6 +347,12 @@ class FakeAzure(ArmFake):
         if not url.path.endswith(QUERY_PATH) or "api-version" not in query:
             return 404, {}, {"error": {"code": "NotFound", "message": url.path}}
         scope = url.path.removesuffix(QUERY_PATH)
+        cost = next(iter(body["dataset"]["aggregation"].values()))["name"]
+        if cost == self.refused_cost_column:
+            message = f"Invalid query definition: aggregation column {cost} is not valid"
+            return 400, {}, {"error": {"code": "BadRequest", "message": message}}
+        if len(body["dataset"].get("grouping", [])) > 2:
+            return 400, {}, {"error": {"code": "BadRequest", "message": "at most 2 groupings"}}
         if body.get("timeframe") != "Custom" or body["dataset"]["granularity"] != "Daily":
             return 400, {}, {"error": {"code": "BadRequest", "message": "unexpected query"}}
         kind = str(body.get("type"))
@@ -361,7 +372,11 @@ class FakeAzure(ArmFake):
                 "id": f"{scope}/providers/Microsoft.CostManagement/Query/{qid}",
                 "name": qid,
                 "type": "microsoft.costmanagement/Query",
-                "properties": {"nextLink": next_link, "columns": COLUMNS, "rows": pages[index]},
+                "properties": {
+                    "nextLink": next_link,
+                    "columns": columns(body),
+                    "rows": pages[index],
+                },
             },
         )
 

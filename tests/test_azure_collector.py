@@ -40,8 +40,11 @@ def ymd(day: date) -> int:
     return int(day.strftime("%Y%m%d"))
 
 
-def row(day: date, service: str, cost: Any, sub: str = SUB, currency: str = "USD") -> list[Any]:
-    return [cost, ymd(day), sub, service, currency]
+def row(
+    day: date, service: str, cost: Any, charge: str = "Usage", currency: str = "USD"
+) -> list[Any]:
+    """A row of a subscription scope's query: grouped by ServiceName and ChargeType."""
+    return [cost, ymd(day), service, charge, currency]
 
 
 def source(azure: FakeAzure, **kw: Any) -> AzureSource:
@@ -70,7 +73,7 @@ def test_collect_follows_pages_and_joins_actual_and_amortized(
     azure.set_rows("ActualCost", [
         row(d(3), "Virtual Machines", 10.005), row(d(3), "Storage", 0.335),
         row(d(2), "Virtual Machines", 11.1), row(d(1), "Virtual Machines", 12),
-        row(d(1), "Reservations", 100.0),  # a purchase: amortized over the term
+        row(d(1), "Reservations", 100.0, "Purchase"),  # amortized over the term
     ], page_size=2)  # fmt: skip
     azure.set_rows("AmortizedCost", [
         row(d(3), "Virtual Machines", 9.5), row(d(3), "Storage", 0.335),
@@ -122,7 +125,7 @@ def test_rerun_is_idempotent_and_restate_replaces(azure: FakeAzure, sqlite_engin
 def test_malformed_rows_quarantined_rest_kept(azure: FakeAzure, sqlite_engine: Engine) -> None:
     good = row(d(1), "Storage", 2.5)
     azure.set_rows("ActualCost", [
-        good, row(d(1), "VM", "12,50"), [1.0, 20240231, SUB, "VM", "USD"],
+        good, row(d(1), "VM", "12,50"), [1.0, 20240231, "VM", "Usage", "USD"],
         row(d(1), "", 1.0), [1.0, ymd(d(1))], row(d(9), "VM", 1.0),
         row(d(1), "VM", 1, currency="$"),
     ])  # fmt: skip
@@ -259,3 +262,61 @@ def test_mapping_pure() -> None:
     body = mapping.query_body("AmortizedCost", date(2024, 1, 1), date(2024, 1, 2))
     assert body["timePeriod"]["to"].startswith("2024-01-01T23:59:59")
     assert body["dataset"]["aggregation"]["totalCost"] == {"name": "Cost", "function": "Sum"}
+
+
+def test_charge_types_on_a_subscription_scope(azure: FakeAzure, sqlite_engine: Engine) -> None:
+    azure.set_rows("ActualCost", [
+        row(d(1), "Virtual Machines", 0.0), row(d(1), "Virtual Machines", 300.0, "Purchase"),
+        row(d(1), "Virtual Machines", -5.0, "Refund"), row(d(1), "Tax", 1.5, "Tax"),
+        row(d(1), "Storage", 2.0, ""),
+    ])  # fmt: skip
+    azure.set_rows("AmortizedCost", [
+        row(d(1), "Virtual Machines", 8.0), row(d(1), "Virtual Machines", 2.0,
+                                                "UnusedReservation"),
+        row(d(1), "Virtual Machines", -5.0, "Refund"), row(d(1), "Tax", 1.5, "Tax"),
+    ])  # fmt: skip
+    s = AzureCollector(source(azure)).collect(sqlite_engine, TODAY)
+    assert s.status == "ok" and s.rows == {"cost_records": 5}
+    assert s.quarantined == {"row has no ChargeType": 1}
+    grouping = [g["name"] for g in azure.requests[0]["body"]["dataset"]["grouping"]]
+    assert grouping == ["ServiceName", "ChargeType"]
+    with sqlite_engine.connect() as conn:
+        got = conn.execute(sa.text(
+            "select charge_category, charge_frequency, billed_cost, effective_cost,"
+            " sub_account_id from cost_record order by charge_category, billed_cost"
+        )).all()  # fmt: skip
+    assert [(r[0], r[1], Decimal(str(r[2])), Decimal(str(r[3])), r[4]) for r in got] == [
+        ("Credit", "One-Time", Decimal("-5"), Decimal("-5"), SUB),
+        ("Purchase", "One-Time", Decimal("300"), Decimal("0"), SUB),
+        ("Tax", "One-Time", Decimal("1.5"), Decimal("1.5"), SUB),
+        ("Usage", "Usage-Based", Decimal("0"), Decimal("2"), SUB),  # unused reservation
+        ("Usage", "Usage-Based", Decimal("0"), Decimal("8"), SUB),
+    ]
+
+
+def test_billing_scope_groups_by_subscription(azure: FakeAzure, sqlite_engine: Engine) -> None:
+    other = "00000000-0000-0000-0000-000000000002"
+    for kind in mapping.KINDS:
+        azure.set_rows(kind, [[1.25, ymd(d(1)), SUB, "VM", "USD"],
+                              [2.5, ymd(d(1)), other, "VM", "USD"]])  # fmt: skip
+    billing = "/providers/Microsoft.Billing/billingAccounts/1234"
+    s = AzureCollector(source(azure, scope=billing)).collect(sqlite_engine, TODAY)
+    assert s.status == "ok" and s.rows == {"cost_records": 2}
+    body = azure.requests[0]
+    assert body["path"] == f"{billing}/providers/Microsoft.CostManagement/query"
+    assert [g["name"] for g in body["body"]["dataset"]["grouping"]] == list(mapping.GROUPING)
+    with sqlite_engine.connect() as conn:
+        subs = conn.execute(sa.text("select sub_account_id from cost_record")).scalars().all()
+    assert sorted(subs) == [SUB, other]
+
+
+def test_pretaxcost_scopes(azure: FakeAzure, sqlite_engine: Engine) -> None:
+    for kind in mapping.KINDS:
+        azure.set_rows(kind, [row(d(1), "VM", 3.25)])
+    azure.refused_cost_column = "Cost"  # an older scope: only PreTaxCost
+    s = AzureCollector(source(azure)).collect(sqlite_engine, TODAY)
+    assert s.status == "error" and 'cost_column = "PreTaxCost"' in s.hint
+    s = AzureCollector(source(azure, cost_column="PreTaxCost")).collect(sqlite_engine, TODAY)
+    assert s.status == "ok" and totals(sqlite_engine, "corp")[1] == Decimal("3.25")
+    body = azure.requests[-1]["body"]
+    assert body["dataset"]["aggregation"]["totalCost"]["name"] == "PreTaxCost"

@@ -113,7 +113,10 @@ def map_error(exc: BaseException, where: str, operation: str = "query.usage") ->
         if status == 404:
             return AzureError("invalid_config", detail, "check the scope and subscriptions exist")
         if status == 400:
-            return AzureError("error", detail, "the request was refused: see the message above")
+            hint = "the request was refused: see the message above"
+            if operation == "query.usage":
+                hint += '; an older scope may need cost_column = "PreTaxCost" in the source'
+            return AzureError("error", detail, hint)
         return AzureError("error", detail, "Azure answered with an error: run again later")
     if isinstance(exc, ServiceRequestError | ServiceResponseError):
         return AzureError(

@@ -71,8 +71,9 @@ class AzureCollector:
         """The cheapest calls that prove access: one day of ActualCost (first page) when
         spend is read, the VM list of the first subscription when the estate is."""
         today = datetime.now(UTC).date()
-        body = mapping.query_body("ActualCost", today - timedelta(days=1), today)
         src = self.source
+        body = mapping.query_body("ActualCost", today - timedelta(days=1), today,
+                                  cost_column=src.cost_column)  # fmt: skip
         subscriptions = src.inventory_subscriptions
         try:
             with AzureApi(src) as api:
@@ -133,8 +134,14 @@ class AzureCollector:
         if start >= end:  # nothing to read
             s.rows["cost_records"] = 0
             return
+        sub = self.source.scope_subscription  # known: group by charge type instead
+        grouping = mapping.SUBSCRIPTION_GROUPING if sub else mapping.GROUPING
         actual, amortized = (
-            mapping.read_pages(api.query(mapping.query_body(kind, start, end)), (start, end))
+            mapping.read_pages(
+                api.query(mapping.query_body(kind, start, end, grouping, self.source.cost_column)),
+                (start, end),
+                sub or "",
+            )
             for kind in mapping.KINDS
         )
         mapped = mapping.join(actual, amortized, self.key, self.source.scope)

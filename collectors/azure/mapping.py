@@ -2,10 +2,14 @@
 clock.
 
 Two queries per window, the same dataset each: `ActualCost` (-> BilledCost) and
-`AmortizedCost` (-> EffectiveCost), daily, total cost summed, grouped by SubscriptionId
-and ServiceName (the API takes at most two groupings). Their rows are joined on
-(day, subscription, service); a side missing a row counts 0 there. A malformed row is
-quarantined with a reason; the others are kept.
+`AmortizedCost` (-> EffectiveCost), daily, total cost summed, grouped (the API takes at
+most two groupings) by ServiceName and ChargeType on a subscription or resource-group
+scope (the subscription is the scope's), else by SubscriptionId and ServiceName (charge
+type unknown: Usage). Their rows are joined on (day, subscription, service, charge
+type); a side missing a row counts 0 there, so a reservation purchase (ActualCost only)
+gets EffectiveCost 0 and unused reservation (AmortizedCost only) BilledCost 0, as FOCUS
+wants. ChargeType -> ChargeCategory reuses the cost-details export mapping. A malformed
+row is quarantined with a reason; the others are kept.
 """
 
 from __future__ import annotations
@@ -17,16 +21,22 @@ from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from collectors.exports.azure_cost_details import CATEGORY
 from collectors.exports.common import FocusRow, day_start, iso, money, next_day
 
 KINDS = ("ActualCost", "AmortizedCost")
-GROUPING = ("SubscriptionId", "ServiceName")
+GROUPING = ("SubscriptionId", "ServiceName")  # a scope above subscriptions
+SUBSCRIPTION_GROUPING = ("ServiceName", "ChargeType")  # a subscription or resource group
 COST_COLUMNS = ("cost", "pretaxcost", "totalcost", "costusd", "pretaxcostusd")
+FREQUENCY = {"Usage": "Usage-Based"}  # Purchase, Tax, Credit, Adjustment: One-Time
 
-Key = tuple[date, str, str]  # (day, subscription, service)
+Key = tuple[date, str, str, str]  # (day, subscription, service, charge type)
 
 
-def query_body(kind: str, start: date, end: date) -> dict[str, Any]:
+def query_body(
+    kind: str, start: date, end: date, grouping: tuple[str, str] = GROUPING,
+    cost_column: str = "Cost",
+) -> dict[str, Any]:  # fmt: skip
     """The REST body of one daily query for the billing days [start, end)."""
     last = end - timedelta(days=1)  # Custom timePeriod.to is inclusive
     return {
@@ -36,8 +46,8 @@ def query_body(kind: str, start: date, end: date) -> dict[str, Any]:
                        "to": f"{last.isoformat()}T23:59:59+00:00"},
         "dataset": {
             "granularity": "Daily",
-            "aggregation": {"totalCost": {"name": "Cost", "function": "Sum"}},
-            "grouping": [{"type": "Dimension", "name": name} for name in GROUPING],
+            "aggregation": {"totalCost": {"name": cost_column, "function": "Sum"}},
+            "grouping": [{"type": "Dimension", "name": name} for name in grouping],
         },
     }  # fmt: skip
 
@@ -63,9 +73,15 @@ class CostRows:
         self.quarantined[reason] = self.quarantined.get(reason, 0) + n
 
 
-def cost_key(source_key: str, day: date, subscription: str, service: str) -> str:
-    """The natural key of one (source, day, subscription, service) cost row."""
-    material = "\x1f".join(("azure-cm", source_key, day.isoformat(), subscription, service))
+def cost_key(
+    source_key: str, day: date, subscription: str, service: str, charge_type: str = "Usage"
+) -> str:
+    """The natural key of one (source, day, subscription, service, charge type) cost row
+    (Usage rows keep the key they had before charge types were read)."""
+    parts = ["azure-cm", source_key, day.isoformat(), subscription, service]
+    if charge_type != "Usage":
+        parts.append(charge_type)
+    material = "\x1f".join(parts)
     return hashlib.blake2b(material.encode(), digest_size=16).hexdigest()
 
 
@@ -95,9 +111,11 @@ def _cost(value: Any) -> Decimal:
 
 
 def read_page(
-    page: Mapping[str, Any], out: Amounts, window: tuple[date, date] | None = None
-) -> None:
-    """Add one QueryResult page's rows to `out`."""
+    page: Mapping[str, Any], out: Amounts, window: tuple[date, date] | None = None,
+    subscription: str = "",
+) -> None:  # fmt: skip
+    """Add one QueryResult page's rows to `out` (`subscription`: the scope's, used when the
+    rows have no SubscriptionId column)."""
     props = page.get("properties") or {}
     columns = [str(c.get("name", "")).lower() for c in props.get("columns") or []]
     rows = props.get("rows") or []
@@ -110,20 +128,20 @@ def read_page(
         return
     for row in rows:
         try:
-            key, amount, currency = _row(row, columns, where, cost_at)
+            key, amount, currency = _row(row, columns, where, cost_at, subscription)
         except ValueError as exc:
             out.quarantine(str(exc))
             continue
         if window is not None and not window[0] <= key[0] < window[1]:
             out.quarantine("UsageDate outside the queried window")
         elif key in out.by_key:
-            out.quarantine("duplicate (day, subscription, service) row")
+            out.quarantine("duplicate (day, subscription, service, charge type) row")
         else:
             out.by_key[key] = (amount, currency)
 
 
 def _row(
-    row: Any, columns: list[str], where: dict[str, int], cost_at: int
+    row: Any, columns: list[str], where: dict[str, int], cost_at: int, subscription: str
 ) -> tuple[Key, Decimal, str]:
     if not isinstance(row, list) or len(row) != len(columns):
         raise ValueError("row does not match columns")
@@ -132,24 +150,31 @@ def _row(
     if not isinstance(service, str) or not service.strip():
         raise ValueError("row has no ServiceName")
     sub_at = where.get("subscriptionid")
-    subscription = str(row[sub_at] or "") if sub_at is not None else ""
+    if sub_at is not None:
+        subscription = str(row[sub_at] or "")
+    charge_at = where.get("chargetype")
+    charge = str(row[charge_at] or "").strip() if charge_at is not None else "Usage"
+    if not charge:
+        raise ValueError("row has no ChargeType")
     currency = row[where["currency"]]
     if not isinstance(currency, str) or len(currency) != 3 or not currency.isalpha():
         raise ValueError("Currency is not a currency code")
-    return (day, subscription, service.strip()), _cost(row[cost_at]), currency.upper()
+    key = (day, subscription, service.strip(), charge)
+    return key, _cost(row[cost_at]), currency.upper()
 
 
 def read_pages(
-    pages: Iterable[Mapping[str, Any]], window: tuple[date, date] | None = None
-) -> Amounts:
+    pages: Iterable[Mapping[str, Any]], window: tuple[date, date] | None = None,
+    subscription: str = "",
+) -> Amounts:  # fmt: skip
     out = Amounts()
     for page in pages:
-        read_page(page, out, window)
+        read_page(page, out, window, subscription)
     return out
 
 
 def join(actual: Amounts, amortized: Amounts, source_key: str, scope: str) -> CostRows:
-    """ActualCost and AmortizedCost rows -> one FOCUS row per (day, subscription, service)."""
+    """ActualCost and AmortizedCost rows -> one FOCUS row per key (see module doc)."""
     out = CostRows()
     for amounts in (actual, amortized):
         for reason, n in amounts.quarantined.items():
@@ -161,41 +186,27 @@ def join(actual: Amounts, amortized: Amounts, source_key: str, scope: str) -> Co
         if len(currencies) != 1:
             out.quarantine("Currency differs between ActualCost and AmortizedCost")
             continue
-        day, subscription, service = key
-        out.rows.append(
-            _focus_row(
-                day,
-                subscription,
-                service,
-                billed[0] if billed else Decimal(0),
-                effective[0] if effective else Decimal(0),
-                currencies.pop(),
-                scope,
-            )
-        )
-        out.keys.append(cost_key(source_key, day, subscription, service))
+        day, subscription, service, charge = key
+        pair = (billed[0] if billed else Decimal(0), effective[0] if effective else Decimal(0))
+        out.rows.append(_focus_row(key, pair, currencies.pop(), scope))
+        out.keys.append(cost_key(source_key, day, subscription, service, charge))
     return out
 
 
-def _focus_row(
-    day: date,
-    subscription: str,
-    service: str,
-    billed: Decimal,
-    effective: Decimal,
-    currency: str,
-    scope: str,
-) -> FocusRow:
+def _focus_row(key: Key, amounts: tuple[Decimal, Decimal], currency: str, scope: str) -> FocusRow:
+    day, subscription, service, charge = key
+    billed, effective = amounts
+    category = CATEGORY.get(charge.lower(), "Adjustment")
     return {
         "BilledCost": money(billed),
         "EffectiveCost": money(effective),
         "BillingAccountId": scope,
         "BillingCurrency": currency,
-        "ChargeCategory": "Usage",
-        "ChargeFrequency": "Usage-Based",
+        "ChargeCategory": category,
+        "ChargeFrequency": FREQUENCY.get(category, "One-Time"),
         "ChargePeriodStart": iso(day_start(day)),
         "ChargePeriodEnd": iso(next_day(day)),
-        "ChargeDescription": f"{service} (Cost Management daily total)",
+        "ChargeDescription": f"{service} {charge} (Cost Management daily total)",
         "ProviderName": "Microsoft",
         "PublisherName": "Microsoft",
         "InvoiceIssuerName": "Microsoft",

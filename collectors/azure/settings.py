@@ -44,6 +44,9 @@ class AzureSource(BaseModel):
     regions: list[str] = Field(default_factory=list)
     # The public Retail Prices API (no auth); tests point it at a local fake.
     retail_prices_url: str = "https://prices.azure.com/api/retail/prices"
+    # The cost column summed: "PreTaxCost" for older (legacy pay-as-you-go) scopes that
+    # refuse "Cost" with HTTP 400.
+    cost_column: Literal["Cost", "PreTaxCost"] = "Cost"
     spend: bool = True  # Cost Management query.usage -> cost records
     inventory: bool = True  # VMs and scale sets -> workloads
     metrics: bool = True  # Azure Monitor "Percentage CPU" -> usage samples
@@ -76,6 +79,12 @@ class AzureSource(BaseModel):
             return list(self.subscriptions)
         found = SUBSCRIPTION_SCOPE.match(self.scope)
         return [found.group(1)] if found else []
+
+    @property
+    def scope_subscription(self) -> str | None:
+        """The subscription of a "/subscriptions/<id>[/resourceGroups/<rg>]" scope."""
+        found = SUBSCRIPTION_SCOPE.match(self.scope)
+        return found.group(1) if found else None
 
     @property
     def resource_group(self) -> str | None:
