@@ -1,8 +1,14 @@
-"""Azure part of the collector benchmark (bench/collect.py): the real
-`CostManagementClient` against the HTTPS fake of tests/azure_fake.py (trustme CA), which
-serves `resources` subscription × service groups for each of `days` days, for both
-ActualCost and AmortizedCost, 5,000 rows per page with `nextLink` between pages (as Azure
-pages). Runs: the first collect (every day new), then a re-run over the same window (the
+"""Azure part of the collector benchmark (bench/collect.py): the real Cost Management,
+compute, monitor and storage clients and the Retail Prices PipelineClient against the
+HTTPS fake of tests/azure_fake.py (trustme CA).
+
+`resources` means, in one subscription: that many service × charge-type cost groups for
+each of `days` days (ActualCost and AmortizedCost, 5,000 rows per page with `nextLink`
+between, as Azure pages); that many VMs over 4 regions (ARM pages of 1,000), each with
+`days` × 24 hourly "Percentage CPU" points (one metrics.list call per VM); one storage
+account per 20 resources (3 access tiers of BlobCapacity/BlobCount, half with a lifecycle
+policy); the Retail Prices of 4 regions × 40 sizes (on demand + spot, pages of 1,000).
+Runs: the first collect (every day new), then a re-run over the same window (the
 idempotent replace path); with `heap`, a third run under tracemalloc gives the Python heap
 peak of the collect alone.
 """
@@ -23,25 +29,64 @@ from collectors.azure.collector import AzureCollector
 from collectors.azure.settings import AzureSource
 from store.engine import make_engine
 from store.migrate import upgrade
-from tests.azure_fake import TOKEN, FakeAzure
+from tests.azure_fake import TOKEN, FakeAzure, Series, account, price, sku, vm
 
-SUB = "00000000-0000-0000-0000-0000000000{:02d}"
+SUB = "00000000-0000-0000-0000-000000000000"
+REGIONS = ("eastus", "westeurope", "northeurope", "westus2")
+VCPUS = (2, 4, 8, 16, 32, 48, 64, 96)
+SIZES = [(f"Standard_D{v}s_v{g}", v, v * 4.0) for g in range(3, 8) for v in VCPUS]
 
 
 def rows_for(groups: int, days: int, today: Any, scale: float) -> list[list[Any]]:
-    """`groups` (subscription, service) pairs × `days` days, deterministic costs."""
+    """`groups` service × charge-type pairs × `days` days, deterministic costs (the columns
+    of a subscription scope's query: cost, UsageDate, ServiceName, ChargeType, Currency)."""
     out = []
     for g in range(groups):
-        sub, service = SUB.format(g % 50), f"service-{g // 50:05d}"
+        service, charge = f"service-{g // 2:05d}", ("Usage", "Tax")[g % 2]
         for k in range(1, days + 1):
             day = today - timedelta(days=k)
             cost = round(((g * 7919 + k * 104729) % 100_000) / 1000 * scale, 6)
-            out.append([cost, int(day.strftime("%Y%m%d")), sub, service, "USD"])
+            out.append([cost, int(day.strftime("%Y%m%d")), service, charge, "USD"])
     return out
 
 
+def seed_estate(fake: FakeAzure, resources: int, days: int, today: Any) -> None:
+    """VMs, storage accounts, SKUs and prices; metric series made on request."""
+    fake.page_size = 1000
+    fake.skus = [sku(name, v, mem, list(REGIONS)) for name, v, mem in SIZES]
+    fake.vms[SUB] = [
+        vm(SUB, f"rg-{i % 50:02d}", f"vm-{i:05d}", SIZES[i % len(SIZES)][0],
+           REGIONS[i % len(REGIONS)], spot=i % 7 == 0, tags={"owner": f"team-{i % 30}"})
+        for i in range(resources)
+    ]  # fmt: skip
+    accounts = [account(SUB, f"rg-{i % 50:02d}", f"store{i:05d}", REGIONS[i % len(REGIONS)])
+                for i in range(max(resources // 20, 1))]  # fmt: skip
+    fake.accounts[SUB] = accounts
+    rule = {"enabled": True, "name": "cool", "type": "Lifecycle", "definition": {"actions": {
+        "baseBlob": {"tierToCool": {"daysAfterModificationGreaterThan": 30}}}}}  # fmt: skip
+    fake.policies = {a["id"].lower(): [rule] for a in accounts[::2]}
+    fake.prices = [price(region, name, round(v * 0.048, 4), spot) for region in REGIONS
+                   for name, v, _ in SIZES for spot in (False, True)]  # fmt: skip
+    first = datetime(today.year, today.month, today.day, tzinfo=UTC) - timedelta(days=days)
+
+    def series(resource_id: str, metric: str) -> list[Series]:
+        seed = sum(resource_id.encode()) % 97
+        if metric == "Percentage CPU":
+            hours = range(days * 24)
+            points = [{"timeStamp": f"{first + timedelta(hours=h):%Y-%m-%dT%H:%M:%SZ}",
+                       "average": float((seed + h * 13) % 100)} for h in hours]  # fmt: skip
+            return [({}, points)]
+        stamp = f"{first + timedelta(days=days - 1):%Y-%m-%dT%H:%M:%SZ}"
+        base = 2**30 if metric == "BlobCapacity" else 1000
+        return [({"Tier": tier}, [{"timeStamp": stamp, "average": float(base * (seed + n))}])
+                for n, tier in enumerate(("Hot", "Cool", "Archive"))]  # fmt: skip
+
+    fake.series_factory = series
+
+
 def run(resources: int, days: int, heap: bool = False, page_size: int = 5000) -> dict[str, Any]:
-    """`resources` subscription × service groups; see bench/collect.py for the result's shape."""
+    """`resources` cost groups, VMs (+ 1 storage account per 20); see bench/collect.py
+    for the result's shape."""
     ca = trustme.CA()
     work = Path(tempfile.mkdtemp(prefix="bench-collect-"))
     ca_path = work / "ca.pem"
@@ -51,11 +96,13 @@ def run(resources: int, days: int, heap: bool = False, page_size: int = 5000) ->
     today = datetime.now(UTC).date()
     fake.set_rows("ActualCost", rows_for(resources, days, today, 1.0), page_size)
     fake.set_rows("AmortizedCost", rows_for(resources, days, today, 0.9), page_size)
+    seed_estate(fake, resources, days, today)
     engine = make_engine(f"sqlite:///{work / 'bench.db'}")
     upgrade(engine)
     source = AzureSource(
-        type="azure", name="bench", scope=f"/subscriptions/{SUB.format(0)}",
-        endpoint_url=fake.url, ca_bundle=str(ca_path), first_days=days, restate_days=days,
+        type="azure", name="bench", scope=f"/subscriptions/{SUB}", endpoint_url=fake.url,
+        ca_bundle=str(ca_path), first_days=days, restate_days=days,
+        retail_prices_url=f"{fake.url}/api/retail/prices",
     )  # fmt: skip
     collector = AzureCollector(source)
     runs = []
@@ -64,7 +111,7 @@ def run(resources: int, days: int, heap: bool = False, page_size: int = 5000) ->
         if heap:
             labels.append("re-run under tracemalloc")
         for label in labels:
-            before = fake.calls()
+            before = fake.calls() + len(fake.gets)
             traced = label.endswith("tracemalloc")  # slows Python: timed runs go without it
             if traced:
                 tracemalloc.start()
@@ -74,11 +121,12 @@ def run(resources: int, days: int, heap: bool = False, page_size: int = 5000) ->
             heap_peak = tracemalloc.get_traced_memory()[1] if traced else 0
             if traced:
                 tracemalloc.stop()
-            rows = summary.rows.get("cost_records", 0)
+            rows = sum(summary.rows.values())
             runs.append({
                 "run": label, "status": summary.status, "seconds": secs,
                 "rows": dict(summary.rows), "rows_per_second": rows / secs if secs else None,
-                "api_calls": summary.api_calls, "requests_seen_by_fake": fake.calls() - before,
+                "api_calls": summary.api_calls,
+                "requests_seen_by_fake": fake.calls() + len(fake.gets) - before,
                 "python_heap_peak_mib": heap_peak / 2**20 if traced else None,
             })  # fmt: skip
     finally:
@@ -87,6 +135,8 @@ def run(resources: int, days: int, heap: bool = False, page_size: int = 5000) ->
         "cloud": "azure",
         "resources": resources,
         "days": days,
-        "what": f"{resources:,} subscription × service groups, pages of {page_size:,}",
+        "what": f"{resources:,} cost groups (pages of {page_size:,}) + {resources:,} VMs "
+        f"(hourly CPU) + {max(resources // 20, 1):,} storage accounts + prices of "
+        f"{len(REGIONS)} regions",
         "runs": runs,
     }
