@@ -79,6 +79,11 @@ class FakeGcp:
         self.always: dict[str, Failure] = {}  # api -> failure answered every time
         self.requests: list[dict[str, Any]] = []
         self.series: list[Any] = []  # monitoring TimeSeries messages
+        # or made on request (benchmarks): series i of series_count, pages of page_series
+        self.series_factory: Callable[[int], Any] | None = None
+        self.series_count = 0
+        self.page_series = 100
+        self.bq_page_size: int | None = None  # BigQuery's own page size (else page_size)
         self.monitoring_requests: list[ListTimeSeriesRequest] = []
         self.monitoring_failure: grpc.StatusCode | None = None
         self._jobs: dict[str, list[dict[str, Any]]] = {}
@@ -205,7 +210,7 @@ class FakeGcp:
 
     def _bq_page(self, project: str, job: str, start: int, size: int) -> dict[str, Any]:
         rows = self._jobs[job]
-        size = min(size, self.page_size)
+        size = min(size, self.bq_page_size or self.page_size)
         names = [n for n, _ in self.bq_schema]
         reply: dict[str, Any] = {
             "kind": "bigquery#getQueryResultsResponse",
@@ -231,8 +236,12 @@ class FakeGcp:
         if self.monitoring_failure is not None:
             context.abort(self.monitoring_failure, "fake monitoring failure")
         start = int(request.page_token or 0)
-        size = request.page_size or self.page_size
-        size = min(size, self.page_size)
+        if self.series_factory is not None:
+            end = min(start + self.page_series, self.series_count)
+            chunk = [self.series_factory(i) for i in range(start, end)]
+            token = str(end) if end < self.series_count else ""
+            return ListTimeSeriesResponse(time_series=chunk, next_page_token=token)
+        size = min(request.page_size or self.page_size, self.page_size)
         chunk = self.series[start : start + size]
         token = str(start + size) if start + size < len(self.series) else ""
         return ListTimeSeriesResponse(time_series=chunk, next_page_token=token)

@@ -243,3 +243,14 @@ def test_focus_view_rows(gcp: FakeGcp, engine: Engine) -> None:
         and "ChargePeriodStart" in (gcp.bq_queries()[0]["query"])
     )
     assert totals(engine) == (2, Decimal("5"), Decimal("4.5"))
+
+
+def test_one_failing_kind_does_not_stop_the_others(gcp: FakeGcp, engine: Engine) -> None:
+    """Storage denied: spend is still stored, the status names the storage permission
+    and the watermark stays, so the next run re-reads the window."""
+    gcp.bq_rows = [bq_row(d(2), "Compute Engine", "3")]
+    gcp.always["other"] = denied("storage.buckets.list")  # the storage endpoint is the fake
+    s = GcpCollector(source(gcp, storage=True)).collect(engine, TODAY)
+    assert s.status == "permission_denied" and "storage.buckets.list" in s.hint, s
+    assert s.rows == {"cost_records": 1} and totals(engine)[:2] == (1, Decimal("3"))
+    assert state(engine).watermark is None

@@ -15,9 +15,9 @@ kind succeeded. Cloud-side failures never raise.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -32,6 +32,7 @@ from store.prices import write_offers
 from store.types import utcnow
 
 SOURCE_TYPE = "gcp"
+T = TypeVar("T")
 FATAL = ("auth_failed", "unreachable")
 Step = Callable[[GcpApi, Engine, date, date, CollectSummary], None]
 
@@ -178,12 +179,8 @@ class GcpCollector:
             if self.source.metrics and found and start < end:
                 known = {str(w["series_id"]) for w in found}
                 series = api.cpu_series(project, day_start(start), day_start(end))
-                lo, hi = day_start(start), day_start(end)
-                samples = [
-                    x for x in inventory.cpu_samples(series, known, self.key) if lo <= x["ts"] < hi
-                ]
-                _replace_samples(engine, sorted(known), samples, start, end)
-                s.rows["usage_samples"] = s.rows.get("usage_samples", 0) + len(samples)
+                n = _replace_samples(engine, sorted(known), series, self.key, start, end)
+                s.rows["usage_samples"] = s.rows.get("usage_samples", 0) + n
         if self.source.inventory:
             with engine.begin() as conn:
                 _upsert_by_name(conn, table(Workload), workloads)
@@ -205,21 +202,49 @@ class GcpCollector:
 
 
 def _replace_samples(
-    engine: Engine, series: list[str], samples: list[dict[str, Any]], start: date, end: date
-) -> None:
+    engine: Engine,
+    known: list[str],
+    series: Iterable[dict[str, Any]],
+    source_key: str,
+    start: date,
+    end: date,
+) -> int:
+    """The window's `cpu_pct` samples of `known` instances become those of `series`, in
+    one transaction, inserted a page at a time as the pages arrive (bounded memory); a
+    failing page rolls the whole replacement back."""
     t = table(UsageSample)
+    lo, hi = day_start(start), day_start(end)
+    written, wanted = 0, set(known)
     with engine.begin() as conn:
-        for i in range(0, len(series), 500):
+        for i in range(0, len(known), 500):
             conn.execute(
                 sa.delete(t).where(
-                    t.c.series_id.in_(series[i : i + 500]),
+                    t.c.series_id.in_(known[i : i + 500]),
                     t.c.metric == inventory.CPU_METRIC,
-                    t.c.ts >= day_start(start),
-                    t.c.ts < day_start(end),
+                    t.c.ts >= lo,
+                    t.c.ts < hi,
                 )
             )
-        if samples:
-            conn.execute(sa.insert(t), samples)
+        for page in _chunks(series, 200):
+            samples = [
+                x for x in inventory.cpu_samples(page, wanted, source_key)
+                if lo <= x["ts"] < hi
+            ]  # fmt: skip
+            if samples:
+                conn.execute(sa.insert(t), samples)
+                written += len(samples)
+    return written
+
+
+def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    chunk: list[T] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _upsert_by_name(conn: Connection, t: sa.Table, rows: list[dict[str, Any]]) -> None:
