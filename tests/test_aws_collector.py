@@ -371,3 +371,43 @@ def test_throttling_retried_by_the_sdk_then_mapped(
         assert api.calls == {"ce:GetCostAndUsage": 1}  # counted once, retries included
     finally:
         fake.close()
+
+
+def test_purchase_type_split_costs_extra_calls(aws: FakeAws, engine: Engine) -> None:
+    discovery = {
+        "GroupDefinitions": [{"Type": "DIMENSION", "Key": "PURCHASE_TYPE"}],
+        "ResultsByTime": [{
+            "TimePeriod": {"Start": d(3).isoformat(), "End": TODAY.isoformat()}, "Total": {},
+            "Groups": [{"Keys": ["On Demand Instances"], "Metrics": group("x", "y", "9")["Metrics"]},
+                       {"Keys": ["Spot Instances"], "Metrics": group("x", "y", "1")["Metrics"]}],
+            "Estimated": True}],
+    }  # fmt: skip
+    aws.queue_ce(
+        discovery,
+        page({d(2): [group("1", "Amazon EC2", "5.00"), group("1", "Amazon S3", "4.00")]}),
+        page({d(2): [group("1", "Amazon EC2", "1.00")]}),
+    )
+    src = source(aws, inventory=False, metrics=False, s3=False, ce_purchase_type=True)
+    s = AwsCollector(src).collect(engine, TODAY)
+    assert s.status == "ok", s
+    assert s.api_calls["ce:GetCostAndUsage"] == 3  # 1 discovery + 1 per purchase type
+    assert totals(engine, "prod") == (3, Decimal("10"))
+    with engine.connect() as conn:
+        got = sorted(conn.execute(sa.text(
+            "select service_name, pricing_category, billed_cost from cost_record")).all())  # fmt: skip
+    assert [(a, b, Decimal(str(c))) for a, b, c in got] == [
+        ("Amazon EC2", "Dynamic", Decimal("1")),
+        ("Amazon EC2", "Standard", Decimal("5")),
+        ("Amazon S3", "Standard", Decimal("4")),
+    ]
+    # re-run: same requests, same answers, replaced not doubled
+    assert AwsCollector(src).collect(engine, TODAY).status == "ok"
+    assert totals(engine, "prod") == (3, Decimal("10"))
+
+
+def test_pricing_category_of_purchase_types() -> None:
+    assert [mapping.pricing_category(p) for p in (
+        "On Demand Instances", "Spot Instances", "Standard Reserved Instances",
+        "Convertible Reserved Instances", "Savings Plans", "Dedicated Host Reservation",
+        "Capacity Block",
+    )] == ["Standard", "Dynamic", "Committed", "Committed", "Committed", "Committed", "Other"]  # fmt: skip

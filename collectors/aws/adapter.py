@@ -206,15 +206,23 @@ class AwsApi:
         return str(self.call("sts", "get_caller_identity")["Account"])
 
     def cost_and_usage(
-        self, start: date, end: date, group_by: list[str]
+        self,
+        start: date,
+        end: date,
+        group_by: list[str],
+        granularity: str = "DAILY",
+        filter_: dict[str, Any] | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """Every page of GetCostAndUsage, DAILY, [start, end), grouped by two dimensions."""
+        """Every page of GetCostAndUsage over [start, end), grouped by up to two
+        dimensions, optionally filtered."""
         kwargs: dict[str, Any] = {
             "TimePeriod": {"Start": start.isoformat(), "End": end.isoformat()},
-            "Granularity": "DAILY",
+            "Granularity": granularity,
             "Metrics": ["UnblendedCost", "AmortizedCost", "UsageQuantity"],
             "GroupBy": [{"Type": "DIMENSION", "Key": k} for k in group_by],
         }
+        if filter_:
+            kwargs["Filter"] = filter_
         while True:
             page = self.call("ce", "get_cost_and_usage", region="us-east-1", **kwargs)
             yield page

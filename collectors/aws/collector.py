@@ -145,13 +145,24 @@ class AwsCollector:
         if start >= end:  # nothing to read (Cost Explorer refuses an empty period)
             s.rows["cost_records"] = 0
             return
-        pages = api.cost_and_usage(start, end, mapping.CE_GROUP_BY)
-        mapped = mapping.map_cost_pages(pages, self.key, account)
+        if self.source.ce_purchase_type:
+            # 1 request for the purchase types present, then 1 per type, filtered on it:
+            # every cost has one purchase type, so the filtered results partition spend
+            found = api.cost_and_usage(start, end, ["PURCHASE_TYPE"], granularity="MONTHLY")
+            mapped = mapping.CostRows()
+            for ptype in mapping.purchase_types(found):
+                pages = api.cost_and_usage(
+                    start, end, mapping.CE_GROUP_BY, filter_=mapping.purchase_type_filter(ptype)
+                )
+                mapping.map_cost_pages(pages, self.key, account, ptype, mapped)
+        else:
+            pages = api.cost_and_usage(start, end, mapping.CE_GROUP_BY)
+            mapped = mapping.map_cost_pages(pages, self.key, account)
         rows, keys = [], []
         seen: set[str] = set()
         for row, key in zip(mapped.rows, mapped.keys, strict=True):
             if key in seen:
-                mapped.quarantine("duplicate (day, account, service) group")
+                mapped.quarantine("duplicate (day, account, service[, purchase type]) group")
                 continue
             seen.add(key)
             rows.append(row)

@@ -36,9 +36,12 @@ class CostRows:
         self.quarantined[reason] = self.quarantined.get(reason, 0) + 1
 
 
-def cost_key(source_key: str, day: date, account: str, service: str) -> str:
-    """The natural key of one (source, day, account, service) cost row."""
-    material = "\x1f".join(("aws-ce", source_key, day.isoformat(), account, service))
+def cost_key(
+    source_key: str, day: date, account: str, service: str, purchase_type: str | None = None
+) -> str:
+    """The natural key of one (source, day, account, service[, purchase type]) cost row."""
+    parts = ("aws-ce", source_key, day.isoformat(), account, service)
+    material = "\x1f".join(parts if purchase_type is None else (*parts, purchase_type))
     return hashlib.blake2b(material.encode(), digest_size=16).hexdigest()
 
 
@@ -57,10 +60,43 @@ def _amount(metrics: Mapping[str, Any], name: str, required: bool) -> tuple[Deci
     return value, str(metric.get("Unit") or "")
 
 
+def pricing_category(purchase_type: str) -> str:
+    """Cost Explorer PURCHASE_TYPE -> FOCUS PricingCategory."""
+    low = purchase_type.lower()
+    if "spot" in low:
+        return "Dynamic"
+    if "reserved" in low or "savings plan" in low or "reservation" in low:
+        return "Committed"
+    if "on demand" in low or "on-demand" in low:
+        return "Standard"
+    return "Other"
+
+
+def purchase_types(pages: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The PURCHASE_TYPE values of a GetCostAndUsage grouped by PURCHASE_TYPE alone."""
+    found = {
+        str(g["Keys"][0])
+        for page in pages
+        for result in page.get("ResultsByTime", [])
+        for g in result.get("Groups", [])
+        if isinstance(g.get("Keys"), list) and g["Keys"] and g["Keys"][0]
+    }
+    return sorted(found)
+
+
+def purchase_type_filter(purchase_type: str) -> dict[str, Any]:
+    return {"Dimensions": {"Key": "PURCHASE_TYPE", "Values": [purchase_type]}}
+
+
 def map_cost_page(
-    page: Mapping[str, Any], source_key: str, billing_account: str, out: CostRows
+    page: Mapping[str, Any],
+    source_key: str,
+    billing_account: str,
+    out: CostRows,
+    purchase_type: str | None = None,
 ) -> None:
-    """Append one GetCostAndUsage page's groups to `out` as FOCUS rows."""
+    """Append one GetCostAndUsage page's groups to `out` as FOCUS rows (of one purchase
+    type when the request was filtered on it)."""
     definitions = [d.get("Key") for d in page.get("GroupDefinitions", [])]
     for result in page.get("ResultsByTime", []):
         try:
@@ -71,7 +107,9 @@ def map_cost_page(
             continue
         for group in result.get("Groups", []):
             try:
-                row, key = _group_row(group, definitions, day, source_key, billing_account)
+                row, key = _group_row(
+                    group, definitions, day, source_key, billing_account, purchase_type
+                )
             except ValueError as exc:
                 out.quarantine(str(exc))
                 continue
@@ -86,6 +124,7 @@ def _group_row(
     day: date,
     source_key: str,
     billing_account: str,
+    purchase_type: str | None = None,
 ) -> tuple[FocusRow | None, str]:
     keys = group.get("Keys")
     if not isinstance(keys, list) or len(keys) != len(definitions) or not all(keys):
@@ -122,15 +161,22 @@ def _group_row(
         "ConsumedQuantity": money(quantity) if quantity is not None and unit != "N/A" else None,
         "ConsumedUnit": unit if quantity is not None and unit != "N/A" else None,
     }
-    return row, cost_key(source_key, day, account, str(service))
+    if purchase_type is not None:
+        row["PricingCategory"] = pricing_category(purchase_type)
+        row["x_PricingModel"] = purchase_type
+    return row, cost_key(source_key, day, account, str(service), purchase_type)
 
 
 def map_cost_pages(
-    pages: Iterable[Mapping[str, Any]], source_key: str, billing_account: str
+    pages: Iterable[Mapping[str, Any]],
+    source_key: str,
+    billing_account: str,
+    purchase_type: str | None = None,
+    out: CostRows | None = None,
 ) -> CostRows:
-    out = CostRows()
+    out = out if out is not None else CostRows()
     for page in pages:
-        map_cost_page(page, source_key, billing_account, out)
+        map_cost_page(page, source_key, billing_account, out, purchase_type)
     return out
 
 

@@ -59,7 +59,10 @@ class AwsSource(BaseModel):
     max_attempts: int = Field(default=5, ge=1, le=20)
     # Preferred spend source when set: Cost Explorer is then not called for spend.
     data_export: DataExport | None = None
-    cost_explorer: bool = True  # spend (ce:GetCostAndUsage: $0.01 per request)
+    cost_explorer: bool = True
+    # Split Cost Explorer spend by PURCHASE_TYPE (FOCUS PricingCategory): 1 + one request
+    # per purchase type present instead of 1 (each $0.01); see docs/collectors-aws.md.
+    ce_purchase_type: bool = False  # spend (ce:GetCostAndUsage: $0.01 per request)
     inventory: bool = True  # EC2 instances -> workloads
     autoscaling: bool = True  # each instance's Auto Scaling group, noted on its workload
     metrics: bool = True  # CloudWatch CPUUtilization -> usage samples
