@@ -378,8 +378,8 @@ def test_purchase_type_split_costs_extra_calls(aws: FakeAws, engine: Engine) -> 
         "GroupDefinitions": [{"Type": "DIMENSION", "Key": "PURCHASE_TYPE"}],
         "ResultsByTime": [{
             "TimePeriod": {"Start": d(3).isoformat(), "End": TODAY.isoformat()}, "Total": {},
-            "Groups": [{"Keys": ["On Demand Instances"], "Metrics": group("x", "y", "9")["Metrics"]},
-                       {"Keys": ["Spot Instances"], "Metrics": group("x", "y", "1")["Metrics"]}],
+            "Groups": [{"Keys": [k], "Metrics": group("x", "y", v)["Metrics"]}
+                       for k, v in (("On Demand Instances", "9"), ("Spot Instances", "1"))],
             "Estimated": True}],
     }  # fmt: skip
     aws.queue_ce(
@@ -393,8 +393,8 @@ def test_purchase_type_split_costs_extra_calls(aws: FakeAws, engine: Engine) -> 
     assert s.api_calls["ce:GetCostAndUsage"] == 3  # 1 discovery + 1 per purchase type
     assert totals(engine, "prod") == (3, Decimal("10"))
     with engine.connect() as conn:
-        got = sorted(conn.execute(sa.text(
-            "select service_name, pricing_category, billed_cost from cost_record")).all())  # fmt: skip
+        q = "select service_name, pricing_category, billed_cost from cost_record"
+        got = sorted(conn.execute(sa.text(q)).all())
     assert [(a, b, Decimal(str(c))) for a, b, c in got] == [
         ("Amazon EC2", "Dynamic", Decimal("1")),
         ("Amazon EC2", "Standard", Decimal("5")),
@@ -406,8 +406,8 @@ def test_purchase_type_split_costs_extra_calls(aws: FakeAws, engine: Engine) -> 
 
 
 def test_pricing_category_of_purchase_types() -> None:
-    assert [mapping.pricing_category(p) for p in (
-        "On Demand Instances", "Spot Instances", "Standard Reserved Instances",
-        "Convertible Reserved Instances", "Savings Plans", "Dedicated Host Reservation",
-        "Capacity Block",
-    )] == ["Standard", "Dynamic", "Committed", "Committed", "Committed", "Committed", "Other"]  # fmt: skip
+    kinds = ("On Demand Instances", "Spot Instances", "Standard Reserved Instances",
+             "Convertible Reserved Instances", "Savings Plans", "Dedicated Host Reservation",
+             "Capacity Block")  # fmt: skip
+    want = ["Standard", "Dynamic", "Committed", "Committed", "Committed", "Committed", "Other"]
+    assert [mapping.pricing_category(p) for p in kinds] == want
