@@ -20,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from collectors.aws import exports_s3, mapping, prices_mapping
+from collectors.aws import exports_s3, mapping, prices_mapping, storage_mapping
 from collectors.aws.adapter import AwsApi, AwsError
 from collectors.aws.settings import AwsSource
 from collectors.cloud import Check, CollectSummary
@@ -239,7 +239,7 @@ class AwsCollector:
             region = api.bucket_region(name)
             rules = api.lifecycle_rules(name)
             groups.extend(
-                mapping.storage_groups(
+                storage_mapping.storage_groups(
                     name, region, account, api.objects(name), rules, self.key, now
                 )
             )
