@@ -190,3 +190,23 @@ def test_real_legacy_sample_as_cur2_parquet(aws: FakeAws, s3: Any, sqlite_engine
     n, billed = totals(sqlite_engine, "prod")
     assert n == s.rows["cost_records"] == len(rows) == 1281
     assert billed.quantize(Decimal("0.000001")) == want.quantize(Decimal("0.000001"))
+
+
+def test_config_takes_a_data_export(tmp_path: Path) -> None:
+    from optimizer.config import load_config
+
+    path = tmp_path / "optimizer.toml"
+    path.write_text(
+        '[[sources]]\ntype = "aws"\nname = "prod"\n\n[sources.data_export]\n'
+        'bucket = "acme-billing"\nprefix = "exports/cur2-daily"\nformat = "focus"\n'
+        'first_period = "2024-01"\n'
+    )
+    (src,) = load_config(path).sources
+    assert isinstance(src, AwsSource) and src.data_export is not None
+    assert (src.data_export.bucket, src.data_export.format) == ("acme-billing", "focus")
+    path.write_text(
+        '[[sources]]\ntype = "aws"\nname = "prod"\n\n[sources.data_export]\n'
+        'bucket = "acme-billing"\nformat = "cur1"\n'
+    )
+    with pytest.raises(Exception, match="format"):
+        load_config(path)
