@@ -94,7 +94,13 @@ def collect_stage(engine: Engine, config: Config, hooks: Hooks) -> StageResult:
         status,
         detail=detail,
         exit_code=3 if failures else 0,
-        data={"failures": failures, "not_built": unbuilt, "rows": rows, "api_calls": calls},
+        data={
+            "failures": failures,
+            "not_built": unbuilt,
+            "rows": rows,
+            "api_calls": calls,
+            "reference_loaded": reference,
+        },
     )
 
 

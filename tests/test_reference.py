@@ -52,5 +52,5 @@ def test_cli_and_nightly_collect_load_reference_when_missing(tmp_path: Path) -> 
     focus = tmp_path / "none.csv"
     config = tmp_path / "optimizer.toml"
     config.write_text(f'[[sources]]\ntype = "focus"\nname = "f"\npaths = ["{focus.name}"]\n')
-    done = run_cli("--db", str(fresh), "--config", str(config), "collect", "all")
-    assert "reference facts loaded" in done.stdout, done.stdout + done.stderr
+    done = run_cli("--db", str(fresh), "--config", str(config), "--json", "collect", "all")
+    assert json.loads(done.stdout)["reference_loaded"]["region"] > 40, done.stderr
