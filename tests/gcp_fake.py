@@ -93,7 +93,11 @@ class FakeGcp:
         class Handler(http.server.BaseHTTPRequestHandler):
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length", 0) or 0)
-                body = json.loads(self.rfile.read(length)) if length else None
+                raw = self.rfile.read(length) if length else b""
+                try:
+                    body = json.loads(raw) if raw else None
+                except ValueError:  # form-encoded (the OAuth token request)
+                    body = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
                 status, reply = outer.answer(self.command, self.path, body)
                 data = json.dumps(reply).encode()
                 self.send_response(status)
@@ -144,6 +148,11 @@ class FakeGcp:
         url = urlsplit(raw)
         query = {k: v[0] for k, v in parse_qs(url.query).items()}
         path = url.path
+        if path == "/token":  # OAuth token endpoint: the refresh token was revoked
+            self.requests.append({"api": "oauth", "method": method, "path": path,
+                                  "query": query, "body": body})  # fmt: skip
+            return 400, {"error": "invalid_grant",
+                         "error_description": "Token has been expired or revoked."}  # fmt: skip
         api = ("catalog" if path.startswith("/v1/services") else
                "bigquery" if path.startswith("/bigquery/") else
                "compute" if path.startswith("/compute/") else "other")  # fmt: skip

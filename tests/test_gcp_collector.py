@@ -5,12 +5,15 @@ mapping (collectors/exports/gcp_billing.py)."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 
@@ -120,6 +123,29 @@ def test_missing_application_default_credentials_is_auth_failed(
     result = GcpCollector(src).check()
     assert result.status == "auth_failed"
     assert "gcloud auth application-default login" in result.hint
+
+
+def test_expired_credentials_are_auth_failed(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any, gcp: FakeGcp
+) -> None:
+    """Real ADC (a service-account file, a throwaway key made here, whose token endpoint
+    is the fake): the token request is refused as Google refuses a revoked key."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()  # fmt: skip
+    adc = tmp_path / "adc.json"
+    adc.write_text(json.dumps({
+        "type": "service_account", "project_id": PROJECT, "private_key_id": "k1",
+        "private_key": pem, "client_email": f"optimizer@{PROJECT}.iam.gserviceaccount.com",
+        "client_id": "1", "token_uri": f"{gcp.url}/token",
+    }))  # fmt: skip
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(adc))
+    result = GcpCollector(source(gcp, endpoints={})).check()
+    assert result.status == "auth_failed", result
+    assert "expired or revoked" in result.detail and "application-default" in result.hint
+    assert gcp.calls("oauth") == 1 and gcp.calls("bigquery") == 0
 
 
 def test_unreachable_endpoint(gcp: FakeGcp) -> None:

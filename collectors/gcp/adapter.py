@@ -88,6 +88,11 @@ def map_error(exc: BaseException, method: str) -> GcpError:
         return GcpError(
             "auth_failed", f"{method}: credentials expired or revoked ({_message(exc)})", ADC_HINT
         )
+    if isinstance(exc, ga.TransportError):
+        return GcpError(
+            "unreachable", f"{method}: cannot reach the token endpoint ({_message(exc)})",
+            "check the network and proxy",
+        )  # fmt: skip
     where = f"{method}: {_message(exc)}"
     if isinstance(exc, gx.Unauthenticated):
         return GcpError("auth_failed", where, "Google refused the credentials: " + ADC_HINT)
