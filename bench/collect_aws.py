@@ -80,7 +80,7 @@ def seed_instances(url: str, n: int, days: int, metrics: bool) -> int:
 
 def ce_pages(groups: int, days: int, today: Any) -> list[dict[str, Any]]:
     """GetCostAndUsage pages: `groups` (account, service) pairs × `days` days."""
-    results = []
+    results: list[dict[str, Any]] = []
     for k in range(days, 0, -1):
         day = today - timedelta(days=k)
         results.append({
