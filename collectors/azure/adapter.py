@@ -16,6 +16,7 @@ never see SDK models.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -163,6 +164,7 @@ class AzureApi:
     def __init__(self, source: AzureSource):
         self.source = source
         self.calls: Counter[str] = Counter()
+        self._lock = threading.Lock()  # metrics calls run on worker threads
         test_token = os.environ.get(TEST_TOKEN_ENV)
         self._credential: Any = (
             _StaticToken(test_token)
@@ -181,7 +183,15 @@ class AzureApi:
             self._kwargs["base_url"] = source.endpoint_url
         self._clients: dict[tuple[str, str], Any] = {}
 
+    def count(self, operation: str) -> None:
+        with self._lock:
+            self.calls[operation] += 1
+
     def _client(self, kind: str, subscription: str = "") -> Any:
+        with self._lock:
+            return self._make_client(kind, subscription)
+
+    def _make_client(self, kind: str, subscription: str) -> Any:
         key = (kind, subscription)
         if key not in self._clients:
             if kind == "cost":
@@ -223,7 +233,7 @@ class AzureApi:
         params: dict[str, str] = {}
         seen: set[str] = set()
         for _ in range(MAX_PAGES):
-            self.calls[f"query.usage {body.get('type', '?')}"] += 1
+            self.count(f"query.usage {body.get('type', '?')}")
             try:
                 result = self._client("cost").query.usage(
                     scope.lstrip("/"), QueryDefinition(body), params=params
@@ -248,11 +258,11 @@ class AzureApi:
     def _list(self, operation: str, where: str, pager: Callable[[], Any]) -> list[dict[str, Any]]:
         """Every item of a paged ARM list (nextLink followed by the SDK), one call per page."""
         out: list[dict[str, Any]] = []
-        self.calls[operation] += 1
+        self.count(operation)
         try:
             for i, page in enumerate(pager().by_page()):
                 if i:
-                    self.calls[operation] += 1
+                    self.count(operation)
                 out.extend(_plain(item) for item in page)
         except Exception as exc:  # azure-core raises many kinds; all are mapped
             raise map_error(exc, where, operation) from None
@@ -281,7 +291,7 @@ class AzureApi:
     def lifecycle_rules(self, subscription: str, group: str, account: str) -> list[Any]:
         """The account's lifecycle management rules; none when it has no policy (404)."""
         policies = self._client("storage", subscription).management_policies
-        self.calls["management_policies.get"] += 1
+        self.count("management_policies.get")
         try:
             policy = _plain(policies.get(group, account, "default"))
         except ResourceNotFoundError:
@@ -293,14 +303,17 @@ class AzureApi:
 
     # -- Azure Monitor --------------------------------------------------------------------
     def metrics(self, resource_id: str, names: str, timespan: str, **kw: Any) -> dict[str, Any]:
-        """One metrics.list call (hourly averages over `timespan`), as REST JSON."""
+        """One metrics.list call (hourly averages over `timespan`), as REST JSON; safe to
+        call from several threads."""
         monitor = self._client("monitor", resource_id.split("/")[2])
-        self.calls[f"metrics.list {names}"] += 1
+        self.count(f"metrics.list {names}")
         try:
             reply = monitor.metrics.list(
                 resource_id.lstrip("/"), timespan=timespan, interval="PT1H", metricnames=names,
                 aggregation="Average", cls=_raw_json, **kw,
             )  # fmt: skip
+        except ResourceNotFoundError:  # deleted since it was listed: no data
+            return {}
         except Exception as exc:  # azure-core raises many kinds; all are mapped
             raise map_error(exc, resource_id, "metrics.list") from None
         return reply if isinstance(reply, dict) else {}
@@ -311,9 +324,9 @@ class AzureApi:
         followed (anonymous: no token is sent there)."""
         client = self._client("prices")
         url = self.source.retail_prices_url
-        params: dict[str, str] | None = {"$filter": odata_filter, "currencyCode": "USD"}
+        params: dict[str, str] | None = {"$filter": odata_filter}  # prices in USD by default
         for _ in range(MAX_PAGES):
-            self.calls["retail_prices"] += 1
+            self.count("retail_prices")
             try:
                 reply = client.send_request(
                     HttpRequest("GET", url, params=params),

@@ -17,6 +17,7 @@ Nothing is raised.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -184,17 +185,22 @@ class AzureCollector:
         self, run: _Run, engine: Engine, series: list[str], start: date, end: date,
         s: CollectSummary,
     ) -> None:  # fmt: skip
-        """One metrics.list per VM or scale set; samples replaced SAMPLE_CHUNK series at a
-        time, each chunk in its own transaction (the window of those series, idempotent)."""
+        """One metrics.list per VM or scale set (`metrics_workers` at a time); samples
+        replaced SAMPLE_CHUNK series at a time, each chunk in its own transaction (the
+        window of those series, idempotent)."""
         span = inv.timespan(start, end)
-        for i in range(0, len(series), SAMPLE_CHUNK):
-            chunk, samples = series[i : i + SAMPLE_CHUNK], inv.Mapped()
-            for series_id in chunk:
-                reply = run.api.metrics(series_id.removeprefix("azure:"), inv.CPU_NAME, span)
-                inv.cpu_samples(reply, series_id, self.key, samples)
-            _replace_samples(engine, chunk, samples.rows, start, end)
-            _add(s.quarantined, samples.quarantined)
-            s.rows["usage_samples"] += len(samples.rows)
+
+        def fetch(series_id: str) -> dict[str, Any]:
+            return run.api.metrics(series_id.removeprefix("azure:"), inv.CPU_NAME, span)
+
+        with ThreadPoolExecutor(self.source.metrics_workers) as pool:
+            for i in range(0, len(series), SAMPLE_CHUNK):
+                chunk, samples = series[i : i + SAMPLE_CHUNK], inv.Mapped()
+                for series_id, reply in zip(chunk, pool.map(fetch, chunk), strict=True):
+                    inv.cpu_samples(reply, series_id, self.key, samples)
+                _replace_samples(engine, chunk, samples.rows, start, end)
+                _add(s.quarantined, samples.quarantined)
+                s.rows["usage_samples"] += len(samples.rows)
 
     # -- storage accounts ---------------------------------------------------------------
     def _storage(

@@ -40,6 +40,8 @@ class AzureSource(BaseModel):
     # scope is "/subscriptions/<id>[/resourceGroups/<rg>]"; a management group or billing
     # scope has none, so list them here or inventory, metrics and storage are skipped.
     subscriptions: list[str] = Field(default_factory=list)
+    # Concurrent Azure Monitor calls (one per VM): a real endpoint answers in ~100 ms.
+    metrics_workers: int = Field(default=4, ge=1, le=32)
     # Regions whose VM prices are read besides those where VMs run (placement candidates).
     regions: list[str] = Field(default_factory=list)
     # The public Retail Prices API (no auth); tests point it at a local fake.
