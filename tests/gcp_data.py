@@ -46,7 +46,8 @@ def machine_type(name: str, cpus: int, memory_mb: int, zone: str = "us-central1-
 
 def instance(iid: int, name: str, mtype: str, zone: str = "us-central1-a",
              spot: bool = False, labels: dict[str, str] | None = None,
-             mig: str | None = None, project: str = PROJECT) -> dict[str, Any]:  # fmt: skip
+             mig: str | None = None, project: str = PROJECT,
+             mig_region: str | None = None) -> dict[str, Any]:  # fmt: skip
     base = f"https://www.googleapis.com/compute/v1/projects/{project}/zones/{zone}"
     body: dict[str, Any] = {
         "kind": "compute#instance", "id": str(iid), "name": name, "zone": base,
@@ -56,15 +57,19 @@ def instance(iid: int, name: str, mtype: str, zone: str = "us-central1-a",
         "labels": labels or {},
     }  # fmt: skip
     if mig:
+        where = f"regions/{mig_region}" if mig_region else f"zones/{zone}"
         body["metadata"] = {"items": [{"key": "created-by", "value":
-                            f"projects/123/zones/{zone}/instanceGroupManagers/{mig}"}]}  # fmt: skip
+                            f"projects/123/{where}/instanceGroupManagers/{mig}"}]}  # fmt: skip
     return body
 
 
-def igm(name: str, zone: str = "us-central1-a", size: int = 2) -> dict[str, Any]:
+def igm(name: str, zone: str = "us-central1-a", size: int = 2,
+        region: str | None = None) -> dict[str, Any]:  # fmt: skip
+    """A zonal group, or a regional one when `region` is given."""
+    base = f"https://www.googleapis.com/compute/v1/projects/{PROJECT}"
+    where = {"region": f"{base}/regions/{region}"} if region else {"zone": f"{base}/zones/{zone}"}
     return {"kind": "compute#instanceGroupManager", "name": name, "targetSize": size,
-            "zone": f"https://www.googleapis.com/compute/v1/projects/{PROJECT}/zones/{zone}",
-            "baseInstanceName": name}  # fmt: skip
+            "baseInstanceName": name, **where}  # fmt: skip
 
 
 def bq_row(day: date, service: str, cost: str, credits: str = "[]", **kw: Any) -> dict[str, Any]:

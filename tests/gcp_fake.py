@@ -191,7 +191,8 @@ class FakeGcp:
         chunk = flat[token : token + self.page_size]
         items: dict[str, dict[str, list[Any]]] = {}
         for zone, item in chunk:
-            items.setdefault(f"zones/{zone}", {}).setdefault(what, []).append(item)
+            scope = zone if "/" in zone else f"zones/{zone}"  # "regions/<r>" kept as is
+            items.setdefault(scope, {}).setdefault(what, []).append(item)
         reply: dict[str, Any] = {"kind": f"compute#{what}AggregatedList", "items": items}
         if token + self.page_size < len(flat):
             reply["nextPageToken"] = str(token + self.page_size)

@@ -45,11 +45,14 @@ def estate(gcp: FakeGcp) -> None:
             instance(101, "web-1", "n2-standard-4", labels={"owner": "shop"}, mig="web"),
             instance(102, "web-2", "n2-standard-4", mig="web"),
             instance(103, "batch-1", "e2-standard-2", spot=True),
+            instance(106, "api-1", "e2-standard-2", mig="api", mig_region="us-central1"),
+            instance(107, "gone-1", "e2-standard-2", mig="deleted-group"),
         ],
         "us-central1-b": [instance(104, "odd-1", "n2-custom-6-24576", "us-central1-b")],
         "europe-west1-b": [instance(105, "eu-1", "n2-standard-4", "europe-west1-b")],
     }}  # fmt: skip
-    gcp.igms = {PROJECT: {"us-central1-a": [igm("web")]}}
+    gcp.igms = {PROJECT: {"us-central1-a": [igm("web")],
+                          "regions/us-central1": [igm("api", region="us-central1")]}}  # fmt: skip
 
 
 def test_instances_become_workloads_with_their_mig(gcp: FakeGcp, engine: Engine) -> None:
@@ -57,9 +60,9 @@ def test_instances_become_workloads_with_their_mig(gcp: FakeGcp, engine: Engine)
     gcp.page_size = 2
     s = GcpCollector(source(gcp, metrics=False, regions=["us-central1"])).collect(engine, TODAY)
     assert s.status == "ok", s
-    assert s.rows == {"workloads": 4}
+    assert s.rows == {"workloads": 6}
     assert s.api_calls == {"compute.instanceGroupManagers.aggregatedList": 1,
-                           "compute.instances.aggregatedList": 3,
+                           "compute.instances.aggregatedList": 4,
                            "compute.machineTypes.aggregatedList": 1}  # fmt: skip
     got = {w.name: w for w in rows(engine, Workload)}
     web = got[f"gcp:{PROJECT}:us-central1-a:web-1"]
@@ -68,11 +71,13 @@ def test_instances_become_workloads_with_their_mig(gcp: FakeGcp, engine: Engine)
     assert web.owner == "shop" and web.tags == {"owner": "shop", "gcp-mig": "web"}
     assert web.series_id == "gcp:101" and web.account_id == PROJECT
     assert got[f"gcp:{PROJECT}:us-central1-a:batch-1"].purchase_option == "spot"
+    assert got[f"gcp:{PROJECT}:us-central1-a:api-1"].tags == {"gcp-mig": "api"}  # regional
+    assert got[f"gcp:{PROJECT}:us-central1-a:gone-1"].tags is None  # its group is gone
     odd = got[f"gcp:{PROJECT}:us-central1-b:odd-1"]
     assert (odd.vcpu, odd.memory_gib) == (6, 24.0)  # custom type sized from its name
     # a re-run updates in place
-    assert GcpCollector(source(gcp, metrics=False)).collect(engine, TODAY).rows == {"workloads": 5}
-    assert len(rows(engine, Workload)) == 5
+    assert GcpCollector(source(gcp, metrics=False)).collect(engine, TODAY).rows == {"workloads": 7}
+    assert len(rows(engine, Workload)) == 7
 
 
 def test_cpu_utilization_from_monitoring_grpc(gcp: FakeGcp, engine: Engine) -> None:

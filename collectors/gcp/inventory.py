@@ -34,16 +34,23 @@ def type_sizes(types: Iterable[Mapping[str, Any]]) -> dict[str, tuple[int, float
     return out
 
 
-def mig_members(igms: Iterable[Mapping[str, Any]]) -> dict[str, str]:
-    """{zone/instance-group-manager path suffix: name} to match instances' created-by."""
-    out: dict[str, str] = {}
+def mig_members(igms: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], str]:
+    """{(zone or region, group name): name} of zonal and regional managed groups."""
+    out: dict[tuple[str, str], str] = {}
     for igm in igms:
         name = str(igm.get("name") or "")
-        zone = last(igm.get("zone"))
-        if name:
-            out[f"zones/{zone}/instanceGroupManagers/{name}"] = name
-            out[name] = name
+        where = last(igm.get("zone") or igm.get("region"))
+        if name and where:
+            out[(where, name)] = name
     return out
+
+
+def _mig_of(created_by: str, migs: Mapping[tuple[str, str], str]) -> str | None:
+    """The group named by `created-by` (…/zones|regions/<where>/instanceGroupManagers/<n>)."""
+    parts = created_by.rstrip("/").split("/")
+    if len(parts) < 3 or parts[-2] != "instanceGroupManagers":
+        return None
+    return migs.get((parts[-3], parts[-1]))
 
 
 def _created_by(inst: Mapping[str, Any]) -> str:
@@ -57,7 +64,7 @@ def instance_workload(
     inst: Mapping[str, Any],
     project: str,
     sizes: Mapping[str, tuple[int, float]],
-    migs: Mapping[str, str],
+    migs: Mapping[tuple[str, str], str],
     source_key: str,
     now: datetime,
 ) -> dict[str, Any] | None:
@@ -73,8 +80,7 @@ def instance_workload(
         vcpu, mem = int(custom[1]), int(custom[2]) / 1024
     labels = {str(k): str(v) for k, v in (inst.get("labels") or {}).items()}
     tags: dict[str, str] = dict(labels)
-    created = _created_by(inst)
-    mig = next((v for k, v in migs.items() if created.endswith(k)), None) if created else None
+    mig = _mig_of(_created_by(inst), migs)
     if mig:
         tags["gcp-mig"] = mig
     scheduling = inst.get("scheduling") or {}
