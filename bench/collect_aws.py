@@ -7,7 +7,10 @@ hourly CPUUtilization for each over `days` days (put_metric_data, 1,000 points a
 and Cost Explorer results for the `days`-day window: `resources` (account, service)
 groups a day, queued in moto as pages of 5,000 groups linked by NextPageToken. Runs: the
 first collect (spend, instances + CloudWatch, prices), then a re-run over the same window
-(the idempotent replace path); with `heap`, a third run under tracemalloc.
+(the idempotent replace path); with `heap`, a third run under tracemalloc. Then the
+Data Exports path: a CUR 2.0 export of `resources` × `days` line items in the current
+billing period (Parquet files of 50,000 rows, as AWS splits them) read by a second
+source, first read and an unchanged re-run (manifest skipped, no GetObject).
 
 moto keeps every metric point in Python lists and scans all of them for each query, so
 GetMetricData costs queries × points = resources² × days × 24: measured here, 200
@@ -34,11 +37,13 @@ from collectors.aws.collector import AwsCollector
 from collectors.aws.settings import AwsSource
 from store.engine import make_engine
 from store.migrate import upgrade
+from tests.aws_exports_fake import cur2_parquet, cur2_rows, deliver
 from tests.aws_fake import FakeAws, free_port
 from tests.aws_pricing_fake import FakePricing, product
 
 TYPES = ("m5.large", "c5.xlarge", "r5.large", "t3.micro")
 GROUPS_PER_PAGE = 5000
+EXPORT_FILE_ROWS = 50_000
 METRICS_MAX_RESOURCES = 1000
 
 
@@ -113,6 +118,41 @@ def ce_pages(groups: int, days: int, today: Any) -> list[dict[str, Any]]:
     return pages
 
 
+def seed_export(url: str, rows: int, period: str) -> None:
+    s3 = boto3.client("s3", region_name="us-east-1", endpoint_url=url)
+    s3.create_bucket(Bucket="bench-exports")
+    files = []
+    for start in range(0, rows, EXPORT_FILE_ROWS):
+        n = min(EXPORT_FILE_ROWS, rows - start)
+        costs = [f"{((start + i) * 7919 % 100000) / 1000:.6f}" for i in range(n)]
+        table = cur2_rows(period, costs)
+        for i, r in enumerate(table):  # unique line items across files
+            r["identity_line_item_id"] = f"li-{start + i}"
+            r["line_item_resource_id"] = f"i-{start + i:08d}"
+        files.append(("snappy.parquet", cur2_parquet(table)))
+    deliver(s3, "bench-exports", "cur", period, files)
+
+
+def _measure(label: str, collector: AwsCollector, engine: Any, today: Any) -> dict[str, Any]:
+    traced = label.endswith("tracemalloc")  # slows Python: timed runs go without it
+    if traced:
+        tracemalloc.start()
+    t = time.perf_counter()
+    summary = collector.collect(engine, today)
+    secs = time.perf_counter() - t
+    heap_peak = tracemalloc.get_traced_memory()[1] if traced else 0
+    if traced:
+        tracemalloc.stop()
+    rows = sum(summary.rows.get(k, 0) for k in ("cost_records", "usage_samples"))
+    return {
+        "run": label, "status": summary.status, "seconds": secs,
+        "rows": dict(summary.rows), "rows_per_second": rows / secs if secs else None,
+        "api_calls": summary.api_calls,
+        "requests_seen_by_fake": None,  # moto counts nothing; api_calls are exact
+        "python_heap_peak_mib": heap_peak / 2**20 if traced else None,
+    }  # fmt: skip
+
+
 def run(resources: int, days: int, heap: bool = False) -> dict[str, Any]:
     """See bench/collect.py for the result's shape."""
     _env()
@@ -142,23 +182,15 @@ def run(resources: int, days: int, heap: bool = False) -> dict[str, Any]:
         if heap:
             labels.append("re-run under tracemalloc")
         for label in labels:
-            traced = label.endswith("tracemalloc")
-            if traced:
-                tracemalloc.start()
-            t = time.perf_counter()
-            summary = AwsCollector(source).collect(engine, today)
-            secs = time.perf_counter() - t
-            heap_peak = tracemalloc.get_traced_memory()[1] if traced else 0
-            if traced:
-                tracemalloc.stop()
-            rows = sum(summary.rows.get(k, 0) for k in ("cost_records", "usage_samples"))
-            runs.append({
-                "run": label, "status": summary.status, "seconds": secs,
-                "rows": dict(summary.rows), "rows_per_second": rows / secs if secs else None,
-                "api_calls": summary.api_calls,
-                "requests_seen_by_fake": None,  # moto counts nothing; api_calls are exact
-                "python_heap_peak_mib": heap_peak / 2**20 if traced else None,
-            })  # fmt: skip
+            runs.append(_measure(label, AwsCollector(source), engine, today))
+        seed_export(url, resources * days, today.strftime("%Y-%m"))
+        export = AwsSource(
+            type="aws", name="bench-export", endpoint_url=url, first_days=days,
+            restate_days=days, inventory=False, metrics=False, s3=False, prices=False,
+            data_export={"bucket": "bench-exports", "prefix": "cur/cur2-daily"},
+        )  # fmt: skip
+        for label in ("data export: first read", "data export: re-run (unchanged)"):
+            runs.append(_measure(label, AwsCollector(export), engine, today))
     finally:
         pricing.close()
         server.stop()
@@ -170,6 +202,6 @@ def run(resources: int, days: int, heap: bool = False) -> dict[str, Any]:
         + ("" if metrics else f": CloudWatch off above {METRICS_MAX_RESOURCES:,} in moto")
         + f"; seeded in "
         f"{seed_seconds:.1f} s) + {resources:,} (account, service) groups a day in Cost "
-        f"Explorer, moto server",
+        f"Explorer; then a CUR 2.0 export of {resources * days:,} line items; moto server",
         "runs": runs,
     }
