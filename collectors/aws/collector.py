@@ -2,11 +2,15 @@
 
 Window: [watermark - restate_days, today) once the source has a watermark, else
 [today - first_days, today). Each kind of data is written in its own transaction:
-- spend: this source's cost records whose ChargePeriodStart is in the window are
-  deleted and the window re-read from Cost Explorer is inserted, so a re-run replaces
+- spend from a Data Exports export when `data_export` is set (exports_s3: each changed
+  billing period replaced in its own transaction; Cost Explorer is then not called),
+  else from Cost Explorer: this source's cost records whose ChargePeriodStart is in the
+  window are deleted and the window re-read is inserted; either way a re-run replaces
   and restated amounts take over, never double counting;
-- inventory: workloads upserted by name; storage groups upserted by name;
-- utilization: the window's `cpu_pct` samples of each instance replaced.
+- inventory: workloads (with Auto Scaling group and stopped state) and storage groups
+  upserted by name;
+- utilization: the window's `cpu_pct` samples of each instance replaced;
+- prices: on-demand and spot offers through store.prices.write_offers.
 The watermark moves to the window's end only when every kind succeeded. Cloud-side
 failures become the summary's status (collectors.cloud.STATUSES); nothing is raised.
 """
@@ -76,6 +80,7 @@ class AwsCollector:
 
     def collect(self, engine: Engine, today: date | None = None) -> CollectSummary:
         today = today or datetime.now(UTC).date()
+        self._in_use = {}
         start, end = self.window(engine, today)
         summary = CollectSummary(self.name, "ok", window=(start, end))
         api = AwsApi(self.source)
@@ -128,7 +133,7 @@ class AwsCollector:
         if export.first_period:
             since = date.fromisoformat(f"{export.first_period}-01")
         result = exports_s3.read_export(
-            engine, self.key, b, export.prefix, export.format, refs,
+            engine, self.key, b, export.format, refs,
             since,
             lambda key: api.get_bytes(b, key, region),
             lambda key, path: api.download(b, key, path, region),

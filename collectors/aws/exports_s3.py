@@ -228,7 +228,6 @@ def read_export(
     engine: Engine,
     source_key: str,
     bucket: str,
-    prefix: str,
     fmt: str,
     refs: list[ManifestRef],
     since: date,
