@@ -27,6 +27,7 @@ from google.cloud.monitoring_v3.types import ListTimeSeriesRequest, ListTimeSeri
 
 Failure = tuple[int, dict[str, Any]]
 COMPUTE_SERVICE = "6F81-5844-456A"
+STORAGE_SERVICE = "95FF-2EF5-5EA1"
 
 
 def error(status: int, message: str, reason: str = "") -> Failure:
@@ -68,7 +69,8 @@ def bq_value(value: Any) -> dict[str, Any]:
 
 class FakeGcp:
     def __init__(self) -> None:
-        self.skus: list[dict[str, Any]] = []
+        self.skus: list[dict[str, Any]] = []  # Compute Engine
+        self.storage_skus: list[dict[str, Any]] = []  # Cloud Storage
         self.machine_types: dict[str, list[dict[str, Any]]] = {}  # zone -> types
         self.instances: dict[str, dict[str, list[dict[str, Any]]]] = {}  # project -> zone ->
         self.igms: dict[str, dict[str, list[dict[str, Any]]]] = {}
@@ -166,6 +168,8 @@ class FakeGcp:
         token = int(query.get("pageToken") or 0)
         if api == "catalog" and path == f"/v1/services/{COMPUTE_SERVICE}/skus":
             return self._page("skus", self.skus, token)
+        if api == "catalog" and path == f"/v1/services/{STORAGE_SERVICE}/skus":
+            return self._page("skus", self.storage_skus, token)
         if api == "compute":
             parts = path.split("/")  # '', compute, v1, projects, P, aggregated, what
             if len(parts) == 7 and parts[5] == "aggregated":

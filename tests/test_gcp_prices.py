@@ -12,9 +12,10 @@ from sqlalchemy.engine import Engine
 
 from collectors.gcp.collector import GcpCollector
 from collectors.gcp.settings import GcpSource
-from store.models import PriceOffer
+from store.models import PriceOffer, StorageTierPrice
 from tests.gcp_data import ACCOUNT, PROJECT, machine_type, price, sku
 from tests.gcp_fake import FakeGcp, denied, gcp_fixture, throttled  # noqa: F401
+from tests.gcp_storage import gcs_fixture  # noqa: F401
 
 TODAY = date(2024, 3, 10)
 US = ("us-central1", "us-east1")
@@ -129,3 +130,47 @@ def test_catalog_throttled_then_ok_and_denied(gcp: FakeGcp, engine: Engine) -> N
 def test_prices_without_a_project_is_invalid_config(gcp: FakeGcp, engine: Engine) -> None:
     s = GcpCollector(source(gcp, projects=[])).collect(engine, TODAY)
     assert s.status == "invalid_config" and "projects" in s.hint
+
+
+def test_cloud_storage_class_prices(gcp: FakeGcp, gcs: str, engine: Engine) -> None:
+    """At-rest GiB-month and retrieval GiB prices per (location, class) into
+    storage_tier_price; the class facts the catalog lacks are left alone."""
+    gcp.skus = catalog()
+    gcp.machine_types = {"us-central1-a": [machine_type("n2-standard-4", 4, 16384)]}
+    gcp.storage_skus = [
+        sku("Standard Storage US Regional", "OnDemand", "GiBy.mo", [price(0, 20_000_000)],
+            ("us-central1",), "RegionalStorage"),
+        sku("Nearline Storage Iowa", "OnDemand", "GiBy.mo", [price(0, 10_000_000)],
+            ("us-central1",), "NearlineStorage"),
+        sku("Nearline Data Retrieval Iowa", "OnDemand", "GiBy", [price(0, 10_000_000)],
+            ("us-central1",), "NearlineStorage"),
+        sku("Archive Storage Iowa", "OnDemand", "GiBy.mo", [price(0, 1_200_000)],
+            ("us-central1",), "ArchiveStorage"),
+        sku("Standard Storage US Multi-region", "OnDemand", "GiBy.mo", [price(0, 26_000_000)],
+            ("us",), "MultiRegionalStorage"),
+        sku("Standard Storage Belgium", "OnDemand", "GiBy.mo", [price(0, 20_000_000)],
+            ("europe-west1",), "RegionalStorage"),
+        sku("Regional Standard Class A Operations", "OnDemand", "count/10000",
+            [price(0, 50_000_000)], ("us-central1",), "RegionalOps"),
+    ]  # fmt: skip
+    t = StorageTierPrice.__table__  # type: ignore[attr-defined]
+    with engine.begin() as conn:  # a reference fact the catalog does not give
+        conn.execute(sa.insert(t).values(provider="gcp", region="us-central1", tier="ARCHIVE",
+                                         usd_per_gb_month=Decimal("0.0025"),
+                                         min_storage_days=365, source="snapshot"))  # fmt: skip
+    src = source(gcp, storage=True, endpoints=gcp.endpoints(gcs))
+    s = GcpCollector(src).collect(engine, TODAY)
+    assert s.status == "ok" and s.rows["storage_tier_prices"] == 4, (
+        s
+    )  # europe-west1 is not a configured region
+    with engine.connect() as conn:
+        got = {(r.region, r.tier): (r.usd_per_gb_month, r.retrieval_usd_per_gb,
+                                    r.min_storage_days, r.source)
+               for r in conn.execute(sa.select(t))}  # fmt: skip
+    assert got == {
+        ("us-central1", "STANDARD"): (Decimal("0.02"), Decimal(0), None, "gcp-catalog"),
+        ("us-central1", "NEARLINE"): (Decimal("0.01"), Decimal("0.01"), None, "gcp-catalog"),
+        ("us-central1", "ARCHIVE"): (Decimal("0.0012"), None, 365, "gcp-catalog"),
+        ("us", "STANDARD"): (Decimal("0.026"), Decimal(0), None, "gcp-catalog"),
+    }
+    assert s.api_calls["cloudbilling.services.skus.list"] == 2

@@ -39,6 +39,7 @@ from collectors.gcp.settings import GcpSource
 T = TypeVar("T")
 SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]
 COMPUTE_SERVICE = "services/6F81-5844-456A"
+STORAGE_SERVICE = "services/95FF-2EF5-5EA1"
 CPU_METRIC_TYPE = "compute.googleapis.com/instance/cpu/utilization"
 ADC_HINT = (
     "run `gcloud auth application-default login`, or set GOOGLE_APPLICATION_CREDENTIALS "
@@ -217,12 +218,13 @@ class GcpApi:
         self._clients.clear()
 
     # -- the calls the collector makes ------------------------------------------------
-    def skus(self) -> Iterator[dict[str, Any]]:
-        """Every Compute Engine SKU of the public catalog, in USD."""
+    def skus(self, service: str = COMPUTE_SERVICE) -> Iterator[dict[str, Any]]:
+        """Every SKU of one service (Compute Engine by default) of the public catalog,
+        in USD."""
         client = self.client("catalog")
         token = ""
         while True:
-            request = {"parent": COMPUTE_SERVICE, "currency_code": "USD", "page_token": token}
+            request = {"parent": service, "currency_code": "USD", "page_token": token}
             page = self.call(
                 "cloudbilling.services.skus.list",
                 first_page(client.list_skus, request),

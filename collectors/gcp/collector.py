@@ -25,8 +25,9 @@ from sqlalchemy.engine import Connection, Engine
 from collectors.cloud import Check, CollectSummary
 from collectors.cloud_store import day_start, finish, read_window, replace_costs, table
 from collectors.gcp import inventory, prices, spend
-from collectors.gcp.adapter import GcpApi, GcpError
+from collectors.gcp.adapter import STORAGE_SERVICE, GcpApi, GcpError
 from collectors.gcp.settings import GcpSource
+from store.bulk import upsert_rows
 from store.models import StorageGroup, UsageSample, Workload
 from store.prices import write_offers
 from store.types import utcnow
@@ -159,6 +160,11 @@ class GcpCollector:
         s.rows["price_offers_changed"] = counts.written
         for reason, n in skipped.items():
             s.quarantined[f"price skipped: {reason}"] = n
+        if self.source.storage:
+            tiers = prices.storage_tier_prices(api.skus(STORAGE_SERVICE), regions)
+            with engine.begin() as conn:
+                _write_tier_prices(conn, tiers)
+            s.rows["storage_tier_prices"] = len(tiers)
 
     # -- Compute Engine + Cloud Monitoring --------------------------------------------
     def _compute(
@@ -245,6 +251,26 @@ def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
             chunk = []
     if chunk:
         yield chunk
+
+
+def _write_tier_prices(conn: Connection, tiers: dict[tuple[str, str], dict[str, Any]]) -> None:
+    """Live at-rest (and, when listed, retrieval) prices into storage_tier_price; the
+    class facts the catalog does not give (minimum days, latency) are left as they are."""
+    cols = ("provider", "region", "tier", "usd_per_gb_month", "retrieval_usd_per_gb", "source")
+    for with_retrieval in (True, False):
+        rows = [
+            ("gcp", region, cls, format(p["gb_month"], "f"),
+             format(p["retrieval"], "f") if with_retrieval else None, prices.STORAGE_SOURCE)
+            for (region, cls), p in sorted(tiers.items())
+            if "gb_month" in p and ("retrieval" in p) == with_retrieval
+        ]  # fmt: skip
+        update = ["usd_per_gb_month", "source"] + (
+            ["retrieval_usd_per_gb"] if with_retrieval else []
+        )
+        if rows:
+            upsert_rows(
+                conn, "storage_tier_price", cols, rows, ("provider", "region", "tier"), update
+            )
 
 
 def _upsert_by_name(conn: Connection, t: sa.Table, rows: list[dict[str, Any]]) -> None:

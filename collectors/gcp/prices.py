@@ -124,3 +124,40 @@ def machine_offers(
                 skipped.get("machine type without core and RAM prices", 0) + 1
             )
     return list(offers.values()), skipped
+
+
+# -- Cloud Storage ----------------------------------------------------------------------
+STORAGE_SOURCE = "gcp-catalog"
+STORAGE_CLASS = re.compile(r"^(?P<cls>Standard|Nearline|Coldline|Archive) Storage\b")
+RETRIEVAL = re.compile(r"^(?P<cls>Nearline|Coldline|Archive) (?:Storage )?Data Retrieval\b")
+
+
+def storage_tier_prices(
+    skus: Iterable[Mapping[str, Any]], regions: list[str]
+) -> dict[tuple[str, str], dict[str, Decimal]]:
+    """Cloud Storage SKUs -> {(region, class): {"gb_month": usd, "retrieval": usd}}: the
+    at-rest price per GiB-month (unit GiBy.mo) and the retrieval price per GiB (GiBy) of
+    each storage class, by the SKU's service regions (multi-regions like "us" included,
+    as bucket locations name them). Standard has no retrieval fee."""
+    out: dict[tuple[str, str], dict[str, Decimal]] = {}
+    for sku in skus:
+        description = str(sku.get("description") or "")
+        if "Dual-region" in description or "Early Delete" in description:
+            continue
+        at_rest, retrieval = STORAGE_CLASS.match(description), RETRIEVAL.match(description)
+        match, field_, unit = (
+            (at_rest, "gb_month", "GiBy.mo") if at_rest else (retrieval, "retrieval", "GiBy")
+        )
+        priced = unit_price(sku) if match else None
+        if match is None or priced is None or priced[1] != unit:
+            continue
+        cls = match["cls"].upper()
+        for region in sku.get("service_regions") or []:
+            region = str(region).lower()
+            if regions and region not in regions and "-" in region:
+                continue
+            entry = out.setdefault((region, cls), {})
+            entry[field_] = priced[0]
+            if cls == "STANDARD":
+                entry.setdefault("retrieval", Decimal(0))
+    return out
