@@ -251,6 +251,11 @@ def read_export(
         except ValueError as exc:
             _quarantine(out, f"{uri}: {exc}; period {ref.period} kept as it was")
             continue
+        except SourceError as exc:  # replaced between the listing and now: next run
+            if "NoSuchKey" not in exc.detail:
+                raise
+            _quarantine(out, f"{exc.detail}; period {ref.period} kept as it was")
+            continue
         marker = f"{ref.etag}|{manifest.execution_id}"
         with tempfile.TemporaryDirectory(prefix="aws-export-") as tmp:
             try:
