@@ -79,6 +79,8 @@ def files(engine: Engine) -> list[tuple[str, int]]:
 
 def test_new_periods_then_unchanged_skipped(aws: FakeAws, s3: Any, engine: Engine) -> None:
     seed(s3)
+    c = AwsCollector(source(aws)).check()
+    assert (c.status, c.detail) == ("ok", "account 123456789012; data export with 3 period(s)")
     s = AwsCollector(source(aws)).collect(engine, TODAY)
     assert s.status == "ok", s
     assert s.rows == {"cost_records": 6, "export_periods_read": 2, "export_periods_unchanged": 0}
