@@ -87,7 +87,9 @@ class FakeGcp:
         self.page_series = 100
         self.bq_page_size: int | None = None  # BigQuery's own page size (else page_size)
         self.monitoring_requests: list[ListTimeSeriesRequest] = []
-        self.monitoring_failure: grpc.StatusCode | None = None
+        self.monitoring_failure: grpc.StatusCode | None = None  # every call fails
+        # the next calls' answers: a status code fails the call, None answers normally
+        self.monitoring_queued: list[grpc.StatusCode | None] = []
         self._jobs: dict[str, list[dict[str, Any]]] = {}
         self._lock = threading.Lock()
         outer = self
@@ -247,8 +249,11 @@ class FakeGcp:
         self, request: ListTimeSeriesRequest, context: grpc.ServicerContext
     ) -> ListTimeSeriesResponse:
         self.monitoring_requests.append(request)
-        if self.monitoring_failure is not None:
-            context.abort(self.monitoring_failure, "fake monitoring failure")
+        failure = self.monitoring_failure
+        if failure is None and self.monitoring_queued:
+            failure = self.monitoring_queued.pop(0)
+        if failure is not None:
+            context.abort(failure, "fake monitoring failure")
         start = int(request.page_token or 0)
         if self.series_factory is not None:
             end = min(start + self.page_series, self.series_count)

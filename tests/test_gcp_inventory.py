@@ -107,6 +107,26 @@ def test_cpu_utilization_from_monitoring_grpc(gcp: FakeGcp, engine: Engine) -> N
     assert len(rows(engine, UsageSample)) == 98
 
 
+def test_monitoring_throttled_is_retried_and_a_failure_keeps_old_samples(
+    gcp: FakeGcp, engine: Engine
+) -> None:
+    estate(gcp)
+    start = midnight(TODAY - timedelta(days=2))
+    gcp.series = [cpu_series(101, start, 48, 0.25), cpu_series(102, start, 48, 0.5)]
+    gcp.page_size = 1
+    gcp.monitoring_queued = [grpc.StatusCode.RESOURCE_EXHAUSTED]
+    s = GcpCollector(source(gcp, inventory=False)).collect(engine, TODAY)
+    assert s.status == "ok" and s.rows == {"usage_samples": 96}, s
+    assert s.api_calls["monitoring.timeSeries.list"] == 3  # one retry, two pages
+    # the second page keeps failing: the window's replacement is rolled back
+    gcp.series = [cpu_series(101, start, 48, 0.75), cpu_series(102, start, 48, 0.75)]
+    gcp.monitoring_queued = [None] + [grpc.StatusCode.RESOURCE_EXHAUSTED] * 2
+    failed = GcpCollector(source(gcp, inventory=False, restate_days=2)).collect(engine, TODAY)
+    assert failed.status == "throttled", failed
+    assert failed.api_calls["monitoring.timeSeries.list"] == 3  # page 1, page 2 twice
+    assert {x.value for x in rows(engine, UsageSample)} == {25.0, 50.0}  # the old ones
+
+
 def test_monitoring_denied_is_reported(gcp: FakeGcp, engine: Engine) -> None:
     estate(gcp)
     gcp.monitoring_failure = grpc.StatusCode.PERMISSION_DENIED
