@@ -72,6 +72,12 @@ def seed(fake: FakeGcp, resources: int, days: int, today: Any) -> None:
     fake.page_size = 500
     fake.bq_page_size = 10_000
     fake.skus = catalog()
+    fake.storage_skus = [
+        sku(f"{cls} Storage {region}", "OnDemand", "GiBy.mo", [price(0, nanos)], (region,))
+        for region in REGIONS
+        for cls, nanos in (("Standard", 20_000_000), ("Nearline", 10_000_000),
+                           ("Coldline", 4_000_000), ("Archive", 1_200_000))
+    ]  # fmt: skip
     fake.machine_types = {
         f"{r}-{z}": [machine_type(n, v, m, f"{r}-{z}") for n, v, m in SHAPES]
         for r in REGIONS for z in "abc"
