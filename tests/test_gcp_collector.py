@@ -22,6 +22,7 @@ from collectors.gcp.collector import GcpCollector
 from collectors.gcp.settings import GcpSource
 from store import costs
 from store.models import CostRecord, SourceState
+from tests.conftest import run_cli
 from tests.gcp_data import ACCOUNT, PROJECT, TABLE, bq_row
 from tests.gcp_fake import FakeGcp, denied, error, gcp_fixture, throttled, unauthorized  # noqa: F401
 from tests.gcp_storage import free_port
@@ -280,3 +281,29 @@ def test_one_failing_kind_does_not_stop_the_others(gcp: FakeGcp, engine: Engine)
     assert s.status == "permission_denied" and "storage.buckets.list" in s.hint, s
     assert s.rows == {"cost_records": 1} and totals(engine)[:2] == (1, Decimal("3"))
     assert state(engine).watermark is None
+
+
+def test_cli_collect_gcp_and_sources_test(gcp: FakeGcp, tmp_path: Any) -> None:
+    """`optimizer collect gcp --json` and `sources test` as users run them, against the
+    fake (the config names its endpoints)."""
+    today = date.today()
+    gcp.bq_rows = [bq_row(today - timedelta(days=1), "Compute Engine", "4.5", SUD)]
+    ep = gcp.endpoints()
+    config = tmp_path / "optimizer.toml"
+    config.write_text(
+        f'[[sources]]\ntype = "gcp"\nname = "corp"\nbilling_account = "{ACCOUNT}"\n'
+        f'projects = ["{PROJECT}"]\nbigquery_table = "{TABLE}"\nprices = false\n'
+        "inventory = false\nmetrics = false\nstorage = false\n"
+        f'endpoints = {{ bigquery = "{ep["bigquery"]}" }}\n'
+    )
+    db = str(tmp_path / "s.db")
+    assert run_cli("--db", db, "init").returncode == 0
+    out = run_cli("--db", db, "--config", str(config), "--json", "collect", "gcp")
+    assert out.returncode == 0, out.stderr
+    (result,) = json.loads(out.stdout)
+    assert result["status"] == "ok" and result["rows"] == {"cost_records": 2}
+    assert result["detail"] == f"billing account {ACCOUNT}"
+    tested = run_cli("--db", db, "--config", str(config), "--json", "sources", "test")
+    assert tested.returncode == 0 and json.loads(tested.stdout)[0]["status"] == "ok"
+    missing = run_cli("--db", db, "--config", str(config), "collect", "gcp", "--source", "x")
+    assert missing.returncode == 2 and "no GCP source configured named 'x'" in missing.stderr
