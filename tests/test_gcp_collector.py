@@ -84,6 +84,10 @@ def test_query_is_parametrised_and_only_the_validated_table_is_in_the_sql() -> N
                       ("billing_account", "STRING", ACCOUNT)]  # fmt: skip
     with pytest.raises(ValueError, match="refusing"):
         spend.query("standard", "p.d.t`--", d(3), TODAY, ACCOUNT)
+    # the detailed (resource-level) table has the same columns: same aggregate, bounded
+    assert spend.query("detailed", TABLE, d(3), TODAY, ACCOUNT)[0] == sql
+    focus_sql, focus_params = spend.query("focus", TABLE, d(3), TODAY, ACCOUNT)
+    assert "ChargePeriodStart >= TIMESTAMP(@start_day)" in focus_sql and focus_params == params
 
 
 # -- check ----------------------------------------------------------------------------

@@ -75,6 +75,8 @@ class GcpCollector:
                 return Check("invalid_config", "nothing enabled to read", "enable a kind")
         except GcpError as exc:
             return exc.as_check()
+        except Exception as exc:  # building a client failed (never a cloud answer)
+            return Check("error", f"{type(exc).__name__}: {exc}", "run with --debug")
         finally:
             api.close()
         return Check("ok", f"{self.label}: {what}")
