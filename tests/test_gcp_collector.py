@@ -265,10 +265,16 @@ def test_focus_view_rows(gcp: FakeGcp, engine: Engine) -> None:
          "EffectiveCost": "1", "ListCost": "1"},
         {**base, "day": d(1).isoformat(), "ServiceName": "Bad", "BilledCost": "2",
          "EffectiveCost": "2", "ListCost": "2", "BillingCurrency": None},
+        {**base, "day": d(1).isoformat(), "ServiceName": "Bad", "BilledCost": "2",
+         "EffectiveCost": None, "ListCost": "2"},
+        {**base, "day": d(1).isoformat(), "ServiceName": "Bad", "BilledCost": "2",
+         "EffectiveCost": "2", "ListCost": "2", "ChargeCategory": "Refund"},
     ]  # fmt: skip
     s = GcpCollector(source(gcp, bigquery_kind="focus")).collect(engine, TODAY)
     assert s.status == "ok" and s.rows == {"cost_records": 2}, s
-    assert sum(s.quarantined.values()) == 1
+    assert s.quarantined == {"BillingCurrency is not a currency code": 1,
+                             "EffectiveCost is not a number": 1,
+                             "ChargeCategory is not a FOCUS charge category": 1}  # fmt: skip
     assert (
         "FROM `" in gcp.bq_queries()[0]["query"]
         and "ChargePeriodStart" in (gcp.bq_queries()[0]["query"])

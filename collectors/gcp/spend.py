@@ -202,6 +202,26 @@ def map_export(rows: Iterable[Mapping[str, Any]], source_key: str) -> CostRows:
     return out
 
 
+CHARGE_CATEGORIES = frozenset({"Usage", "Purchase", "Tax", "Credit", "Adjustment"})
+
+
+def _focus_problem(row: Mapping[str, Any]) -> str | None:
+    """Why a FOCUS view row cannot be stored (a FOCUS-required value missing or bad)."""
+    for name in ("BilledCost", "EffectiveCost"):
+        try:
+            if not Decimal(str(row.get(name))).is_finite():
+                return f"{name} is not a number"
+        except ArithmeticError:
+            return f"{name} is not a number"
+    if len(str(row.get("BillingCurrency") or "")) != 3:
+        return "BillingCurrency is not a currency code"
+    if not row.get("BillingAccountId"):
+        return "BillingAccountId is empty"
+    if row.get("ChargeCategory") not in CHARGE_CATEGORIES:
+        return "ChargeCategory is not a FOCUS charge category"
+    return None
+
+
 def map_focus(rows: Iterable[Mapping[str, Any]], source_key: str) -> CostRows:
     """Aggregated FOCUS view rows -> FOCUS rows (already FOCUS: dates and text only)."""
     out = CostRows()
@@ -209,12 +229,12 @@ def map_focus(rows: Iterable[Mapping[str, Any]], source_key: str) -> CostRows:
     for row in rows:
         try:
             day = _day(row.get("day"))
-            billed = Decimal(str(row["BilledCost"]))
-            currency = str(row["BillingCurrency"] or "")
-            if not billed.is_finite() or len(currency) != 3:
-                raise ValueError("BilledCost or BillingCurrency")
-        except (KeyError, ValueError, ArithmeticError):
-            out.quarantine("bad BilledCost, BillingCurrency or day")
+        except (TypeError, ValueError):
+            out.quarantine("no or bad day")
+            continue
+        problem = _focus_problem(row)
+        if problem:
+            out.quarantine(problem)
             continue
         focus: FocusRow = {k: _text(row.get(k)) for k in FOCUS_COLUMNS}
         focus["ChargePeriodStart"] = f"{day.isoformat()}T00:00:00Z"
