@@ -5,7 +5,8 @@ HTTPS fake of tests/azure_fake.py (trustme CA).
 `resources` means, in one subscription: that many service × charge-type cost groups for
 each of `days` days (ActualCost and AmortizedCost, 5,000 rows per page with `nextLink`
 between, as Azure pages); that many VMs over 4 regions (ARM pages of 1,000), each with
-`days` × 24 hourly "Percentage CPU" points (one metrics.list call per VM); one storage
+`days` × 24 hourly "Percentage CPU" and "Available Memory Bytes" points (one
+metrics.list call per VM for both); one storage
 account per 20 resources (3 access tiers of BlobCapacity/BlobCount, half with a lifecycle
 policy); the Retail Prices of 4 regions × 40 sizes (on demand + spot, pages of 1,000).
 Runs: the first collect (every day new), then a re-run over the same window (the
@@ -71,10 +72,12 @@ def seed_estate(fake: FakeAzure, resources: int, days: int, today: Any) -> None:
 
     def series(resource_id: str, metric: str) -> list[Series]:
         seed = sum(resource_id.encode()) % 97
-        if metric == "Percentage CPU":
+        if metric in ("Percentage CPU", "Available Memory Bytes"):
             hours = range(days * 24)
+            values = ([float((seed + h * 13) % 100) for h in hours] if metric == "Percentage CPU"
+                      else [float((1 + (seed + h) % 4) * 2**30) for h in hours])  # fmt: skip
             points = [{"timeStamp": f"{first + timedelta(hours=h):%Y-%m-%dT%H:%M:%SZ}",
-                       "average": float((seed + h * 13) % 100)} for h in hours]  # fmt: skip
+                       "average": values[h]} for h in hours]  # fmt: skip
             return [({}, points)]
         stamp = f"{first + timedelta(days=days - 1):%Y-%m-%dT%H:%M:%SZ}"
         base = 2**30 if metric == "BlobCapacity" else 1000
@@ -136,7 +139,7 @@ def run(resources: int, days: int, heap: bool = False, page_size: int = 5000) ->
         "resources": resources,
         "days": days,
         "what": f"{resources:,} cost groups (pages of {page_size:,}) + {resources:,} VMs "
-        f"(hourly CPU) + {max(resources // 20, 1):,} storage accounts + prices of "
+        f"(hourly CPU + memory) + {max(resources // 20, 1):,} storage accounts + prices of "
         f"{len(REGIONS)} regions",
         "runs": runs,
     }

@@ -50,7 +50,8 @@ def source(azure: FakeAzure, **kw: Any) -> AzureSource:
 
 def seed(azure: FakeAzure) -> dict[str, str]:
     """Two VMs (one spot), a 3-instance scale set, a VM without a size, two storage
-    accounts (one with a lifecycle policy), prices for eastus; 2 days of hourly CPU."""
+    accounts (one with a lifecycle policy), prices for eastus; 2 days of hourly CPU (and
+    memory for web-1)."""
     web = vm(SUB, "RG-Web", "web-1", "Standard_D2s_v3", tags={"owner": "web", "env": "prod"})
     batch = vm(SUB, "rg-batch", "batch-1", "Standard_D4s_v3", spot=True)
     broken = vm(SUB, "rg-batch", "broken", None)
@@ -60,6 +61,7 @@ def seed(azure: FakeAzure) -> dict[str, str]:
     azure.skus = [sku("Standard_D2s_v3", 2, 8, ["eastus", "westeurope"]),
                   sku("Standard_D4s_v3", 4, 16, ["eastus"])]  # fmt: skip
     azure.add_series(web["id"], "Percentage CPU", hourly(at(2), [10.0, None, 30.5] + [20.0] * 45))
+    azure.add_series(web["id"], "Available Memory Bytes", hourly(at(2), [2.0 * 2**30] * 48))
     azure.add_series(pool["id"], "Percentage CPU", hourly(at(2), [50.0] * 48))
     azure.add_series(batch["id"], "Percentage CPU", hourly(at(9), [99.0] * 24))  # out of window
     logs, archive = account(SUB, "rg-data", "logs"), account(SUB, "rg-data", "archive", tier="Cool")
@@ -92,12 +94,12 @@ def test_estate_lands_in_the_store(azure: FakeAzure, engine: Engine) -> None:
     azure.page_size = 2  # ARM nextLink and Retail Prices NextPageLink followed
     s = AzureCollector(source(azure)).collect(engine, TODAY)
     assert s.status == "ok", s
-    assert s.rows == {"workloads": 3, "usage_samples": 95, "storage_groups": 4,
+    assert s.rows == {"workloads": 3, "usage_samples": 143, "storage_groups": 4,
                       "price_offers": 4}  # fmt: skip
     assert s.quarantined == {"VM without a size": 1, "price without a unit price": 1}
     assert s.api_calls == {
         "virtual_machines.list_all": 2, "virtual_machine_scale_sets.list_all": 1,
-        "resource_skus.list": 1, "metrics.list Percentage CPU": 3,
+        "resource_skus.list": 1, "metrics.list Percentage CPU,Available Memory Bytes": 3,
         "storage_accounts.list": 2, "management_policies.get": 2,
         "metrics.list BlobCapacity,BlobCount": 2, "retail_prices": 4,
     }  # fmt: skip
@@ -112,12 +114,13 @@ def test_estate_lands_in_the_store(azure: FakeAzure, engine: Engine) -> None:
     assert (batch.purchase_option, batch.vcpu, batch.memory_gib) == ("spot", 4, 16.0)
     assert by_name[f"azure:{SUB}/rg-pool/pool"].replicas == 3
     samples = rows(engine, UsageSample, "series_id", "ts")
-    web_samples = [x for x in samples if x.series_id == web.series_id]
+    web_samples = [x for x in samples if x.series_id == web.series_id and x.metric == "cpu_pct"]
     assert len(web_samples) == 47 and web_samples[1].value == 30.5  # the empty hour skipped
-    assert {x.metric for x in samples} == {"cpu_pct"}
+    memory = [x.value for x in samples if x.metric == "memory_gib"]
+    assert memory == [6.0] * 48  # web-1: 8 GiB less 2 GiB available
     cpu_get = next(g for g in azure.gets if g["api"] == "metrics")["query"]
     assert (cpu_get["metricnames"], cpu_get["interval"], cpu_get["aggregation"]) == (
-        "Percentage CPU", "PT1H", "Average")  # fmt: skip
+        "Percentage CPU,Available Memory Bytes", "PT1H", "Average")  # fmt: skip
     assert cpu_get["timespan"] == "2024-03-08T00:00:00Z/2024-03-10T00:00:00Z"
     groups = {g.name: g for g in rows(engine, StorageGroup, "name")}
     assert set(groups) == {"azure:logs:Hot", "azure:logs:Cool", "azure:logs:Archive",
@@ -149,7 +152,7 @@ def test_rerun_is_idempotent(azure: FakeAzure, engine: Engine) -> None:
     again = AzureCollector(src).collect(engine, TODAY)
     assert first.status == again.status == "ok" and first.rows == again.rows
     counts = [len(rows(engine, m, "id")) for m in (Workload, UsageSample, StorageGroup, PriceOffer)]
-    assert counts == [3, 95, 4, 4]
+    assert counts == [3, 143, 4, 4]
     # the scale set scales out, a price changes: updated in place, a new price version
     azure.scale_sets[SUB][0]["sku"]["capacity"] = 5
     azure.prices[0]["unitPrice"] = 0.1

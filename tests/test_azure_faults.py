@@ -80,7 +80,10 @@ def test_throttled_after_retries_and_expired_token(azure: FakeAzure, sqlite_engi
     s = AzureCollector(source(azure, max_attempts=3)).collect(sqlite_engine, TODAY)
     assert s.status == "throttled" and "max_attempts" in s.hint
     # the 3 CPU calls run at once (metrics_workers 4), each tried 3 times
-    assert azure.got("metrics") == 9 and s.api_calls["metrics.list Percentage CPU"] == 3
+    assert (
+        azure.got("metrics") == 9
+        and s.api_calls["metrics.list Percentage CPU,Available Memory Bytes"] == 3
+    )
     azure.fail_always = {"vms": unauthorized()}
     s = AzureCollector(source(azure)).collect(sqlite_engine, TODAY)
     assert s.status == "auth_failed" and "az login" in s.hint
@@ -93,7 +96,7 @@ def test_metrics_of_a_deleted_vm_are_empty(azure: FakeAzure, sqlite_engine: Engi
                                                   "The resource was not found"}})]  # fmt: skip
     s = AzureCollector(source(azure, metrics_workers=1)).collect(sqlite_engine, TODAY)
     assert s.status == "ok" and s.rows["workloads"] == 3
-    assert s.rows["usage_samples"] == 95 - 47  # the first VM's (web-1) series is gone
+    assert s.rows["usage_samples"] == 143 - 47 - 48  # the first VM's (web-1) series are gone
 
 
 def test_prices_unreachable(azure: FakeAzure, sqlite_engine: Engine) -> None:

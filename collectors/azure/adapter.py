@@ -46,6 +46,7 @@ from collectors.azure.settings import AzureSource
 from collectors.cloud import SourceError
 
 API_VERSION = "2023-11-01"
+METRICS_API_VERSION = "2024-02-01"  # what azure-mgmt-monitor's metrics.list sends
 QUERY_ACTION = "Microsoft.CostManagement/query/action"
 READER_ROLE = "Cost Management Reader"
 TEST_TOKEN_ENV = "OPTIMIZER_AZURE_TEST_TOKEN"
@@ -152,10 +153,6 @@ def _plain(item: Any) -> dict[str, Any]:
     if hasattr(item, "as_dict"):
         return dict(item.as_dict())
     return dict(item)
-
-
-def _raw_json(pipeline_response: Any, _deserialized: Any, _headers: Any) -> Any:
-    return pipeline_response.http_response.json()
 
 
 class AzureApi:
@@ -302,18 +299,28 @@ class AzureApi:
         return list(rules) if isinstance(rules, list) else []
 
     # -- Azure Monitor --------------------------------------------------------------------
-    def metrics(self, resource_id: str, names: str, timespan: str, **kw: Any) -> dict[str, Any]:
-        """One metrics.list call (hourly averages over `timespan`), as REST JSON; safe to
-        call from several threads."""
+    def metrics(
+        self, resource_id: str, names: str, timespan: str, odata_filter: str | None = None
+    ) -> dict[str, Any]:
+        """One Monitor metrics list (`GET {resource}/providers/Microsoft.Insights/metrics`,
+        hourly averages over `timespan`) as REST JSON; safe from several threads. Sent
+        through the MonitorManagementClient's pipeline (token, retries) with its
+        `_send_request`, not `metrics.list`: that one deserializes every point into SDK
+        models first, ~0.2 s a call for a month of hourly CPU + memory."""
         monitor = self._client("monitor", resource_id.split("/")[2])
+        params = {"api-version": METRICS_API_VERSION, "timespan": timespan, "interval": "PT1H",
+                  "metricnames": names, "aggregation": "Average"}  # fmt: skip
+        if odata_filter:
+            params["$filter"] = odata_filter
+        path = f"/{resource_id.strip('/')}/providers/Microsoft.Insights/metrics"
         self.count(f"metrics.list {names}")
         try:
-            reply = monitor.metrics.list(
-                resource_id.lstrip("/"), timespan=timespan, interval="PT1H", metricnames=names,
-                aggregation="Average", cls=_raw_json, **kw,
-            )  # fmt: skip
-        except ResourceNotFoundError:  # deleted since it was listed: no data
-            return {}
+            # multi-API clients name send_request `_send_request` (documented there)
+            response = monitor._send_request(HttpRequest("GET", path, params=params))
+            if response.status_code == 404:  # deleted since it was listed: no data
+                return {}
+            response.raise_for_status()
+            reply = response.json()
         except Exception as exc:  # azure-core raises many kinds; all are mapped
             raise map_error(exc, resource_id, "metrics.list") from None
         return reply if isinstance(reply, dict) else {}

@@ -6,7 +6,8 @@ Window: [watermark - restate_days, today) once the source has a watermark, else
   into one FOCUS row per (day, subscription, service); the source's cost records of the
   window are deleted and re-inserted, so re-runs and restatements never double count;
 - inventory: VMs and scale sets upserted as workloads by name;
-- utilization: each VM's window of `cpu_pct` samples replaced (chunks of series);
+- utilization: each VM's window of `cpu_pct` and `memory_gib` samples replaced (chunks
+  of series);
 - storage: storage accounts upserted as storage groups (one per access tier);
 - prices: Retail Prices offers for the regions where VMs run (plus `regions`) recorded
   through store.prices.write_offers (slowly changing).
@@ -32,12 +33,14 @@ from collectors.azure.settings import AzureSource
 from collectors.cloud import Check, CollectSummary
 from collectors.cloud_store import day_start, finish, read_window, replace_costs, table
 from store import costs
+from store.bulk import upsert_rows
 from store.models import StorageGroup, UsageSample, Workload
 from store.prices import Offer, write_offers
 from store.types import utcnow
 
 SOURCE_TYPE = "azure"
 SAMPLE_CHUNK = 200  # series whose samples are replaced per transaction
+SAMPLE_KEY = ("series_id", "metric", "ts")
 
 
 class _Run:
@@ -179,26 +182,28 @@ class AzureCollector:
         if self.source.metrics:
             s.rows["usage_samples"] = 0
             if start < end:
-                self._cpu(run, engine, [str(w["series_id"]) for w in found.rows], start, end, s)
+                self._usage(run, engine, found.rows, start, end, s)
 
-    def _cpu(
-        self, run: _Run, engine: Engine, series: list[str], start: date, end: date,
-        s: CollectSummary,
+    def _usage(
+        self, run: _Run, engine: Engine, workloads: list[dict[str, Any]], start: date,
+        end: date, s: CollectSummary,
     ) -> None:  # fmt: skip
-        """One metrics.list per VM or scale set (`metrics_workers` at a time); samples
-        replaced SAMPLE_CHUNK series at a time, each chunk in its own transaction (the
-        window of those series, idempotent)."""
+        """One metrics.list (CPU and memory) per VM or scale set, `metrics_workers` at a
+        time; samples replaced SAMPLE_CHUNK series at a time, each chunk in its own
+        transaction (the window of those series, idempotent)."""
         span = inv.timespan(start, end)
 
-        def fetch(series_id: str) -> dict[str, Any]:
-            return run.api.metrics(series_id.removeprefix("azure:"), inv.CPU_NAME, span)
+        def fetch(workload: dict[str, Any]) -> dict[str, Any]:
+            resource = str(workload["series_id"]).removeprefix("azure:")
+            return run.api.metrics(resource, inv.USAGE_NAMES, span)
 
         with ThreadPoolExecutor(self.source.metrics_workers) as pool:
-            for i in range(0, len(series), SAMPLE_CHUNK):
-                chunk, samples = series[i : i + SAMPLE_CHUNK], inv.Mapped()
-                for series_id, reply in zip(chunk, pool.map(fetch, chunk), strict=True):
-                    inv.cpu_samples(reply, series_id, self.key, samples)
-                _replace_samples(engine, chunk, samples.rows, start, end)
+            for i in range(0, len(workloads), SAMPLE_CHUNK):
+                chunk, samples = workloads[i : i + SAMPLE_CHUNK], inv.Mapped()
+                for workload, reply in zip(chunk, pool.map(fetch, chunk), strict=True):
+                    inv.usage_samples(reply, workload, self.key, samples)
+                series = [str(w["series_id"]) for w in chunk]
+                _replace_samples(engine, series, samples.rows, start, end)
                 _add(s.quarantined, samples.quarantined)
                 s.rows["usage_samples"] += len(samples.rows)
 
@@ -220,7 +225,7 @@ class AzureCollector:
                     continue  # FileStorage: no blob tiers
                 rules = run.api.lifecycle_rules(sub, inv.id_part(rid, "resourceGroups"), name)
                 reply = run.api.metrics(f"{rid}/blobServices/default", inv.CAPACITY_NAMES,
-                                        span, filter="Tier eq '*'")  # fmt: skip
+                                        span, "Tier eq '*'")  # fmt: skip
                 found.rows.extend(
                     inv.storage_groups(account, rules, inv.tier_totals(reply), self.key, now)
                 )
@@ -256,21 +261,21 @@ def _add(into: dict[str, int], more: dict[str, int]) -> None:
 
 
 def _replace_samples(
-    engine: Engine, series: list[str], samples: list[dict[str, Any]], start: date, end: date
+    engine: Engine, series: list[str], samples: list[tuple[Any, ...]], start: date, end: date
 ) -> None:
-    """The window's `cpu_pct` samples of `series` become `samples`, in one transaction."""
+    """The window's `cpu_pct` and `memory_gib` samples of `series` become `samples`, in
+    one transaction."""
     t = table(UsageSample)
     with engine.begin() as conn:
         conn.execute(
             sa.delete(t).where(
                 t.c.series_id.in_(series),
-                t.c.metric == inv.CPU_METRIC,
+                t.c.metric.in_(inv.SAMPLE_METRICS),
                 t.c.ts >= day_start(start),
                 t.c.ts < day_start(end),
             )
         )
-        if samples:
-            conn.execute(sa.insert(t), samples)
+        upsert_rows(conn, "usage_sample", inv.SAMPLE_COLUMNS, samples, SAMPLE_KEY)
 
 
 def _upsert_by_name(conn: Connection, t: sa.Table, rows: list[dict[str, Any]]) -> None:

@@ -5,7 +5,8 @@ groups, in the row shapes the AWS collector writes. Pure: no SDK, no store, no c
 - VMs (virtual_machines.list_all) -> one workload each (replicas 1); VMs that belong to a
   scale set are left to the scale set. Scale sets -> one workload, replicas = capacity.
   priority Spot (or the legacy Low) -> purchase option spot.
-- Monitor "Percentage CPU" hourly averages -> `cpu_pct` samples (hour-floored UTC).
+- Monitor "Percentage CPU" and "Available Memory Bytes" hourly averages (one call) ->
+  `cpu_pct` and `memory_gib` (used) samples, hour-floored UTC.
 - Storage accounts + lifecycle rules + Monitor BlobCapacity/BlobCount by Tier -> one
   storage group per (account, access tier).
 A malformed item is skipped with a reason (the caller counts it as quarantined).
@@ -13,13 +14,17 @@ A malformed item is skipped with a reason (the caller counts it as quarantined).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import functools
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-CPU_METRIC = "cpu_pct"
-CPU_NAME = "Percentage CPU"
+CPU_METRIC, MEMORY_METRIC = "cpu_pct", "memory_gib"
+SAMPLE_METRICS = (CPU_METRIC, MEMORY_METRIC)
+CPU_NAME, MEMORY_NAME = "Percentage CPU", "Available Memory Bytes"  # platform metrics
+USAGE_NAMES = f"{CPU_NAME},{MEMORY_NAME}"  # one metrics.list call for both
+SAMPLE_COLUMNS = ("series_id", "metric", "ts", "value", "source_key")
 CAPACITY_NAMES = "BlobCapacity,BlobCount"
 BLOB_KINDS = frozenset({"storagev2", "storage", "blobstorage", "blockblobstorage"})
 Sizes = dict[str, tuple[int, float]]
@@ -27,7 +32,7 @@ Sizes = dict[str, tuple[int, float]]
 
 @dataclass
 class Mapped:
-    rows: list[dict[str, Any]] = field(default_factory=list)
+    rows: list[Any] = field(default_factory=list)  # row dicts, or sample tuples
     quarantined: dict[str, int] = field(default_factory=dict)  # reason -> items
 
     def quarantine(self, reason: str, n: int = 1) -> None:
@@ -144,10 +149,13 @@ def scale_set_workload(
     return _workload(item, str(size), spot, capacity, sizes, source_key, now)
 
 
-def _when(value: Any) -> datetime:
-    when = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    when = when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
-    return when.replace(minute=0, second=0, microsecond=0)
+@functools.lru_cache(maxsize=8192)  # a window's hours repeat across every resource
+def hour_text(value: str) -> str:
+    """An ISO 8601 timestamp -> its UTC hour in the store's naive text form
+    ('2024-03-08 05:00:00.000000', as SQLAlchemy writes DateTime on SQLite)."""
+    when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    when = when.astimezone(UTC).replace(tzinfo=None) if when.tzinfo else when
+    return when.replace(minute=0, second=0, microsecond=0).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def _series(reply: Mapping[str, Any], name: str) -> list[Mapping[str, Any]]:
@@ -157,26 +165,41 @@ def _series(reply: Mapping[str, Any], name: str) -> list[Mapping[str, Any]]:
     return []
 
 
-def cpu_samples(reply: Mapping[str, Any], series_id: str, source_key: str, out: Mapped) -> None:
-    """A "Percentage CPU" metrics.list reply -> `cpu_pct` samples (0-100) in `out`."""
-    seen: set[datetime] = set()
-    for ts in _series(reply, CPU_NAME):
+def _points(reply: Mapping[str, Any], name: str, out: Mapped) -> Iterator[tuple[str, float]]:
+    """(hour text, average) of one metric's series; hours without data (VM stopped)
+    skipped, unreadable points quarantined."""
+    seen: set[str] = set()
+    for ts in _series(reply, name):
         for point in ts.get("data") or []:
             value = point.get("average")
-            if value is None:  # no data in that hour (VM stopped)
+            if value is None:
                 continue
             try:
-                when, pct = _when(point["timeStamp"]), float(value)
+                when, number = hour_text(str(point["timeStamp"])), float(value)
             except (KeyError, TypeError, ValueError):
                 out.quarantine("metric point without a timeStamp or number")
                 continue
-            if when in seen or pct != pct:
+            if when in seen or number != number:
                 out.quarantine("metric point duplicated or NaN")
                 continue
             seen.add(when)
-            value = min(max(pct, 0.0), 100.0)
-            out.rows.append({"series_id": series_id, "metric": CPU_METRIC, "ts": when,
-                             "value": value, "source_key": source_key})  # fmt: skip
+            yield when, number
+
+
+def usage_samples(
+    reply: Mapping[str, Any], workload: Mapping[str, Any], source_key: str, out: Mapped
+) -> None:
+    """A "Percentage CPU,Available Memory Bytes" reply -> `cpu_pct` (0-100, of one
+    instance) and `memory_gib` (used: the size's memory less what is available, summed
+    over the replicas, as placement sizing reads it) samples in `out`, as tuples of
+    SAMPLE_COLUMNS in the store's text forms (bulk-written)."""
+    series = str(workload["series_id"])
+    for when, pct in _points(reply, CPU_NAME, out):
+        out.rows.append((series, CPU_METRIC, when, min(max(pct, 0.0), 100.0), source_key))
+    memory, replicas = float(workload["memory_gib"]), int(workload["replicas"])
+    for when, available in _points(reply, MEMORY_NAME, out):
+        used = max(memory - available / 2**30, 0.0) * replicas
+        out.rows.append((series, MEMORY_METRIC, when, used, source_key))
 
 
 def tier_totals(reply: Mapping[str, Any]) -> dict[str, tuple[int, int]]:
