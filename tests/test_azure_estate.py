@@ -211,3 +211,18 @@ def test_toggles(azure: FakeAzure, sqlite_engine: Engine, kind: str) -> None:
     missing = {"inventory": "workloads", "metrics": "usage_samples",
                "storage": "storage_groups", "prices": "price_offers"}[kind]  # fmt: skip
     assert missing not in s.rows
+
+
+def test_flexible_scale_set_counts_its_vms(azure: FakeAzure, sqlite_engine: Engine) -> None:
+    seed(azure)
+    flex = vmss(SUB, "rg-flex", "flex", "Standard_D2s_v3", 2)
+    flex["properties"]["orchestrationMode"] = "Flexible"
+    azure.scale_sets[SUB].append(flex)
+    for n in (1, 2):
+        member = vm(SUB, "rg-flex", f"flex_{n}", "Standard_D2s_v3")
+        member["properties"]["virtualMachineScaleSet"] = {"id": flex["id"]}
+        azure.vms[SUB].append(member)
+    s = AzureCollector(source(azure, metrics=False)).collect(sqlite_engine, TODAY)
+    assert s.status == "ok" and s.rows["workloads"] == 5  # 3 as before + the 2 members
+    names = {w.name for w in rows(sqlite_engine, Workload, "name")}
+    assert f"azure:{SUB}/rg-flex/flex_1" in names and f"azure:{SUB}/rg-flex/flex" not in names

@@ -139,7 +139,7 @@ def test_malformed_items_quarantined(azure: FakeAzure, sqlite_engine: Engine) ->
         "VM without id, name or location": 1,
         "scale set capacity is not a number": 1,
         "metric point without a timeStamp or number": 1,
-        "price for a size resource_skus does not list": 1,
+        "price for a size not offered to the subscription (resource_skus)": 1,
         "price not per hour": 1,
         "price without a unit price": 2,
     }

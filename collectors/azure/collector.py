@@ -106,9 +106,9 @@ class AzureCollector:
         api: AzureApi | None = None
         src = self.source
         label = f"scope {src.scope}"
-        needs_subscription = src.inventory or src.metrics or src.storage
+        needs_subscription = src.inventory or src.metrics or src.storage or src.prices
         if needs_subscription and not src.inventory_subscriptions:
-            label += "; inventory, metrics and storage skipped: list `subscriptions`"
+            label += "; inventory, metrics, storage and prices skipped: list `subscriptions`"
         try:
             api = AzureApi(src)
             run = _Run(api, src.inventory_subscriptions)

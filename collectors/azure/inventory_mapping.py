@@ -2,8 +2,8 @@
 groups, in the row shapes the AWS collector writes. Pure: no SDK, no store, no clock.
 
 - Compute resource SKUs -> {size: (vCPUs, memory GiB)}.
-- VMs (virtual_machines.list_all) -> one workload each (replicas 1); VMs that belong to a
-  scale set are left to the scale set. Scale sets -> one workload, replicas = capacity.
+- VMs (virtual_machines.list_all, Flexible scale sets' VMs included) -> one workload each
+  (replicas 1). Uniform scale sets -> one workload, replicas = capacity.
   priority Spot (or the legacy Low) -> purchase option spot.
 - Monitor "Percentage CPU" and "Available Memory Bytes" hourly averages (one call) ->
   `cpu_pct` and `memory_gib` (used) samples, hour-floored UTC.
@@ -113,11 +113,10 @@ def _checked(item: Mapping[str, Any], kind: str) -> None:
 def vm_workload(
     item: Mapping[str, Any], sizes: Sizes, source_key: str, now: datetime
 ) -> dict[str, Any] | None:
-    """One VM -> a workload; None for a VM of a scale set. ValueError if malformed."""
+    """One VM -> a workload (VMs of a Flexible scale set too: list_all lists them, and
+    their set is not counted). ValueError if malformed."""
     _checked(item, "VM")
     props = item.get("properties") or {}
-    if props.get("virtualMachineScaleSet"):  # flexible orchestration: counted by its set
-        return None
     size = (props.get("hardwareProfile") or {}).get("vmSize")
     if not size:
         raise ValueError("VM without a size")
@@ -130,8 +129,11 @@ def vm_workload(
 def scale_set_workload(
     item: Mapping[str, Any], sizes: Sizes, source_key: str, now: datetime
 ) -> dict[str, Any] | None:
-    """One scale set -> a workload with replicas = capacity; None when scaled to 0."""
+    """One Uniform scale set -> a workload with replicas = capacity; None when scaled to 0
+    or Flexible (its VMs are listed, and counted, one by one)."""
     _checked(item, "scale set")
+    if str((item.get("properties") or {}).get("orchestrationMode", "")).lower() == "flexible":
+        return None
     sku = item.get("sku") or {}
     size = sku.get("name")
     if not size:

@@ -69,7 +69,7 @@ def offer(item: Mapping[str, Any], sizes: Mapping[str, tuple[int, float]]) -> Of
         return None  # a higher tier of a tiered meter: the first tier is the offer
     price = _price(item)
     if str(size) not in sizes:
-        raise ValueError("price for a size resource_skus does not list")
+        raise ValueError("price for a size not offered to the subscription (resource_skus)")
     vcpu, mem = sizes[str(size)]
     spot = str(item.get("skuName", "")).endswith(" Spot")
     family = str(item.get("productName", "")).removeprefix("Virtual Machines ").strip() or None
