@@ -239,6 +239,19 @@ def test_throttling_is_retried_then_reported(gcp: FakeGcp, engine: Engine) -> No
     assert state(engine).watermark.date() == TODAY  # not moved by the failure
 
 
+def test_bigquery_rate_limit_403_is_retried_as_throttling(gcp: FakeGcp, engine: Engine) -> None:
+    gcp.bq_rows = [bq_row(d(2), "Compute Engine", "3")]
+    limit = error(
+        403, "Exceeded rate limits: too many table update operations", "rateLimitExceeded"
+    )
+    gcp.queued["bigquery"] = [limit]
+    s = GcpCollector(source(gcp)).collect(engine, TODAY)
+    assert s.status == "ok" and s.api_calls["bigquery.jobs.query"] == 2
+    gcp.always["bigquery"] = limit
+    failed = GcpCollector(source(gcp)).collect(engine, TODAY)
+    assert failed.status == "throttled" and failed.api_calls["bigquery.jobs.query"] == 2
+
+
 def test_permission_denied_keeps_watermark_and_store(gcp: FakeGcp, engine: Engine) -> None:
     gcp.bq_rows = [bq_row(d(2), "Compute Engine", "3")]
     assert GcpCollector(source(gcp)).collect(engine, TODAY).status == "ok"

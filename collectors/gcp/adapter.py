@@ -98,7 +98,8 @@ def map_error(exc: BaseException, method: str) -> GcpError:
     if isinstance(exc, gx.Unauthenticated):
         return GcpError("auth_failed", where, "Google refused the credentials: " + ADC_HINT)
     if isinstance(exc, gx.Forbidden | gx.PermissionDenied):
-        if "rateLimitExceeded" in str(exc) or "quotaExceeded" in str(exc):
+        reasons = {str(e.get("reason")) for e in exc.errors if isinstance(e, dict)}
+        if reasons & {"rateLimitExceeded", "quotaExceeded"}:
             return _throttled(where)
         named = NAMED.search(_message(exc))
         permission = named.group(1) if named else PERMISSION.get(method, method)
@@ -192,20 +193,21 @@ class GcpApi:
         return self._clients[api]
 
     def call(self, method: str, fn: Callable[[], T]) -> T:
-        """One API call, retried on 429/5xx/connection errors up to max_attempts."""
+        """One API call, retried on 429 (and BigQuery's 403 rateLimitExceeded), 5xx and
+        connection errors up to max_attempts, with exponential backoff."""
         attempts = self.source.max_attempts
         for attempt in range(attempts):
             self.calls[method] += 1
             try:
                 return fn()
-            except RETRYABLE as exc:
-                if attempt + 1 >= attempts:
-                    raise map_error(exc, method) from None
-                time.sleep(self.source.retry_seconds * 2**attempt)
             except GcpError:
                 raise
             except Exception as exc:
-                raise map_error(exc, method) from None
+                error = map_error(exc, method)
+                again = isinstance(exc, RETRYABLE) or error.status == "throttled"
+                if not again or attempt + 1 >= attempts:
+                    raise error from None
+                time.sleep(self.source.retry_seconds * 2**attempt)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def close(self) -> None:
