@@ -22,7 +22,6 @@ from placement.sizing import SizingSettings
 from store.errors import ConfigError
 
 ENV_CONFIG = "OPTIMIZER_CONFIG"
-SECRETS = ("secret", "password", "token", "access_key", "private_key", "credential")
 
 
 class _Strict(BaseModel):
