@@ -11,9 +11,10 @@ Measured on SQLite (2 cores): the 500-workload demo (2.2M samples) in about 1 s;
 workloads × 21 days (10M samples, 6.7M in the window) in about 11-14 s, where a
 window-function ranking in SQL took 48 s (SQLite sorts every row of the window).
 
-Cloud collectors record CPU as `cpu_pct` of one instance (what CloudWatch, Azure Monitor
-and Cloud Monitoring report): a workload without `cpu_cores` samples is sized from those,
-times its recorded vCPU / 100 (percentiles scale with a positive factor).
+Cloud collectors record CPU as `cpu_pct`, the mean over a workload's instances (what
+CloudWatch, Azure Monitor and Cloud Monitoring report): a workload without `cpu_cores`
+samples is sized from those, times its vCPU × replicas / 100 (cores summed over replicas,
+as `Usage` holds them; percentiles scale with a positive factor).
 
 The window ends at the newest `cpu_cores` or `cpu_pct` sample in the store (not the wall clock, so a
 store loaded yesterday or a demo estate sizes the same way) and is half-open:
@@ -150,16 +151,17 @@ def _percent_to_cores(
     }
     if not only_pct:
         return
-    vcpus: dict[str, int] = dict(
-        conn.execute(
-            sa.select(WORKLOADS.c.series_id, WORKLOADS.c.vcpu).where(
+    cores = {
+        sid: float(vcpu or 0) * float(replicas or 1)
+        for sid, vcpu, replicas in conn.execute(
+            sa.select(WORKLOADS.c.series_id, WORKLOADS.c.vcpu, WORKLOADS.c.replicas).where(
                 WORKLOADS.c.series_id.in_(sorted(only_pct))
             )
-        ).all()
-    )
+        )
+    }
     for sid in only_pct:
         n, p10, p90 = ranked.pop((sid, CPU_PCT_METRIC))
-        factor = float(vcpus.get(sid) or 0) / 100
+        factor = cores.get(sid, 0.0) / 100
         if factor > 0:
             ranked[(sid, CPU_METRIC)] = (n, p10 * factor, p90 * factor)
     for key in [k for k in ranked if k[1] == CPU_PCT_METRIC]:

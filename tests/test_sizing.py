@@ -305,6 +305,7 @@ def test_collector_cpu_percent_sizes_like_cores(engine: Engine) -> None:
     and a workload with `cpu_cores` samples keeps using those."""
     seed_offers(engine)
     add_workload(engine, "vm", "m.2xlarge", 1, None, None)
+    add_workload(engine, "set", "m.large", 3, None, None)  # a scale set: mean % of 3
     add_workload(engine, "both", "m.xlarge", 1, lambda i: 1.0, None)
     pct = [10.0 + (i % 24) for i in range(14 * 24)]
     with engine.begin() as conn:
@@ -312,13 +313,14 @@ def test_collector_cpu_percent_sizes_like_cores(engine: Engine) -> None:
             sa.insert(UsageSample.__table__),  # type: ignore[attr-defined]
             [{"series_id": sid, "metric": "cpu_pct", "value": v,
               "ts": END - timedelta(hours=i + 1)}
-             for sid in ("s-vm", "s-both") for i, v in enumerate(pct)],
+             for sid in ("s-vm", "s-set", "s-both") for i, v in enumerate(pct)],
         )  # fmt: skip
     with engine.connect() as conn:
         usage, newest = load_usage(conn, SizingSettings())
     assert newest is not None
     assert usage["s-vm"].cpu_samples == 336
     assert usage["s-vm"].cpu_p90 == pytest.approx(percentile(pct, 0.9) * 8 / 100)
+    assert usage["s-set"].cpu_p90 == pytest.approx(percentile(pct, 0.9) * 2 * 3 / 100)
     assert usage["s-both"].cpu_p90 == pytest.approx(1.0)
 
 
