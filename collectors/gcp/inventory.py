@@ -14,6 +14,8 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from collectors.storage_groups import by_class, group_rows
+
 CPU_METRIC = "cpu_pct"
 CUSTOM = re.compile(r"(?:^|-)custom-(\d+)-(\d+)(?:-ext)?$")
 
@@ -132,40 +134,13 @@ def storage_groups(
     """One storage group per (bucket, storage class); objects without a class are in
     the bucket's default class."""
     default = str(bucket.get("storage_class") or "STANDARD")
-    acc: dict[str, list[Any]] = {}  # class -> [bytes, objects, oldest, ages]
-    for obj in objects:
-        cls = str(obj.get("storage_class") or default)
-        entry = acc.setdefault(cls, [0, 0, None, []])
-        entry[0] += int(obj.get("size") or 0)
-        entry[1] += 1
-        modified = obj.get("updated")
-        if isinstance(modified, datetime):
-            modified = modified.astimezone(UTC) if modified.tzinfo else modified.replace(tzinfo=UTC)
-            entry[2] = modified if entry[2] is None else min(entry[2], modified)
-            entry[3].append(max((now - modified).total_seconds() / 86400, 0.0))
-    if not acc:
-        acc[default] = [0, 0, None, []]
+    entries = (
+        (str(o.get("storage_class") or default), int(o.get("size") or 0), o.get("updated"))
+        for o in objects
+    )
     name = str(bucket["name"])
-    out = []
-    for cls, (size, count, oldest, ages) in sorted(acc.items()):
-        ages.sort()
-        out.append(
-            {
-                "name": f"gcp:{name}:{cls}",
-                "provider": "gcp",
-                "account_id": bucket.get("project"),
-                "region": str(bucket.get("location") or "").lower(),
-                "bucket": name,
-                "prefix": "",
-                "tier": cls,
-                "bytes": size,
-                "objects": count,
-                "oldest_object_at": oldest,
-                "median_age_days": ages[len(ages) // 2] if ages else None,
-                "lifecycle_rules": list(bucket.get("lifecycle_rules") or []) or None,
-                "series_id": f"gcp:gcs:{name}:{cls}",
-                "source_key": source_key,
-                "updated_at": now,
-            }
-        )
-    return out
+    return group_rows(
+        "gcp", name, bucket.get("project"), str(bucket.get("location") or "").lower(),
+        by_class(entries, default, now), list(bucket.get("lifecycle_rules") or []), "gcp:gcs",
+        source_key, now,
+    )  # fmt: skip
