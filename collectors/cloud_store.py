@@ -11,6 +11,7 @@ window's end only on success.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from collectors.cloud import CollectSummary
+from collectors.cloud import CollectSummary, SourceError
 from collectors.exports.common import FocusRow
 from collectors.exports.ingest import HEADER
 from collectors.focus.ingest import COST_COLUMNS
@@ -82,6 +83,33 @@ def replace_costs(
                 conn, "cost_record", COST_COLUMNS, cost_tuples(key, rows, keys),
                 conflict=("natural_key",),
             )  # fmt: skip
+
+
+# Failures after which no other kind of data can succeed either.
+FATAL = ("auth_failed", "unreachable")
+
+
+def run_steps(steps: Iterable[tuple[bool, Callable[[], None]]]) -> SourceError | None:
+    """Run each enabled kind of data (spend, compute, storage, prices…) in turn. A kind
+    that fails is rolled back by its own transaction and the next kinds still run (a
+    denied storage API must not cost the night's spend), unless the failure is FATAL;
+    the first failure is returned, so the watermark stays. Never raises: a bug or a store
+    refusal becomes an `error` status."""
+    failure: SourceError | None = None
+    for enabled, step in steps:
+        if not enabled:
+            continue
+        try:
+            step()
+        except SourceError as exc:
+            failure = failure or exc
+            if exc.status in FATAL:
+                break
+        except Exception as exc:  # never raise: the other sources still run
+            failure = failure or SourceError(
+                "error", f"{type(exc).__name__}: {exc}", "run with --debug"
+            )
+    return failure
 
 
 def finish(

@@ -12,13 +12,16 @@ Window: [watermark - restate_days, today) once the source has a watermark, else
 - utilization: the window's `cpu_pct` samples of each instance replaced;
 - prices: on-demand and spot offers through store.prices.write_offers.
 The watermark moves to the window's end only when every kind succeeded. Cloud-side
-failures become the summary's status (collectors.cloud.STATUSES); nothing is raised.
+failures become the summary's status (collectors.cloud.STATUSES); nothing is raised. A
+failing kind does not stop the next ones unless it is auth_failed or unreachable
+(collectors.cloud_store.run_steps).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
@@ -27,8 +30,15 @@ from sqlalchemy.engine import Connection, Engine
 from collectors.aws import exports_s3, mapping, prices_mapping, storage_mapping
 from collectors.aws.adapter import AwsApi, AwsError
 from collectors.aws.settings import AwsSource
-from collectors.cloud import Check, CollectSummary
-from collectors.cloud_store import day_start, finish, read_window, replace_costs, table
+from collectors.cloud import Check, CollectSummary, SourceError
+from collectors.cloud_store import (
+    day_start,
+    finish,
+    read_window,
+    replace_costs,
+    run_steps,
+    table,
+)
 from store import costs
 from store.models import StorageGroup, UsageSample, Workload
 from store.prices import Offer, write_offers
@@ -84,7 +94,7 @@ class AwsCollector:
         start, end = self.window(engine, today)
         summary = CollectSummary(self.name, "ok", window=(start, end))
         api = AwsApi(self.source)
-        failure: AwsError | None = None
+        failure: SourceError | None = None
         try:
             account = api.account_id()
         except AwsError as exc:
@@ -97,15 +107,10 @@ class AwsCollector:
             (self.source.s3, self._storage),
             (self.source.prices, self._prices),
         ]
-        for enabled, step in steps:
-            if failure is not None:
-                break
-            if not enabled:
-                continue
-            try:
-                step(api, engine, account, start, end, summary)
-            except AwsError as exc:
-                failure = exc
+        if failure is None:
+            failure = run_steps(
+                (on, partial(step, api, engine, account, start, end, summary)) for on, step in steps
+            )
         summary.api_calls = dict(sorted(api.calls.items()))
         outcome = None if failure is None else failure.outcome()
         label = f"account {account}"

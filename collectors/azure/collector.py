@@ -11,8 +11,9 @@ Window: [watermark - restate_days, today) once the source has a watermark, else
 - storage: storage accounts upserted as storage groups (one per access tier);
 - prices: Retail Prices offers for the regions where VMs run (plus `regions`) recorded
   through store.prices.write_offers (slowly changing).
-The first failing kind stops the run: kinds already written stay consistent, the
-watermark does not move, and the summary's status (collectors.cloud.STATUSES) says why.
+A failing kind does not stop the next ones (collectors.cloud_store.run_steps) unless it
+is auth_failed or unreachable; the watermark does not move, and the summary's status
+(collectors.cloud.STATUSES) says why.
 Nothing is raised.
 """
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
@@ -30,8 +32,15 @@ from collectors.azure import inventory_mapping as inv
 from collectors.azure import mapping, prices_mapping
 from collectors.azure.adapter import AzureApi, AzureError
 from collectors.azure.settings import AzureSource
-from collectors.cloud import Check, CollectSummary
-from collectors.cloud_store import day_start, finish, read_window, replace_costs, table
+from collectors.cloud import Check, CollectSummary, SourceError
+from collectors.cloud_store import (
+    day_start,
+    finish,
+    read_window,
+    replace_costs,
+    run_steps,
+    table,
+)
 from store import costs
 from store.bulk import upsert_rows
 from store.models import StorageGroup, UsageSample, Workload
@@ -102,7 +111,7 @@ class AzureCollector:
         today = today or datetime.now(UTC).date()
         start, end = self.window(engine, today)
         summary = CollectSummary(self.name, "ok", window=(start, end))
-        failure: AzureError | None = None
+        failure: SourceError | None = None
         api: AzureApi | None = None
         src = self.source
         label = f"scope {src.scope}"
@@ -118,10 +127,10 @@ class AzureCollector:
                 (src.storage, self._storage),
                 (src.prices, self._prices),
             ]
-            for enabled, step in steps:
-                if enabled:
-                    step(run, engine, start, end, summary)
-        except AzureError as exc:  # the first failing kind stops the run; written kinds stay
+            failure = run_steps(
+                (on, partial(step, run, engine, start, end, summary)) for on, step in steps
+            )
+        except AzureError as exc:  # building the clients failed
             failure = exc
         except Exception as exc:  # the SDK refusing its settings, e.g. a bad ca_bundle
             failure = AzureError("error", f"{type(exc).__name__}: {exc}", "run with --debug")

@@ -17,13 +17,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime
+from functools import partial
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from collectors.cloud import Check, CollectSummary
-from collectors.cloud_store import day_start, finish, read_window, replace_costs, table
+from collectors.cloud_store import (
+    day_start,
+    finish,
+    read_window,
+    replace_costs,
+    run_steps,
+    table,
+)
 from collectors.gcp import inventory, prices, spend
 from collectors.gcp.adapter import STORAGE_SERVICE, GcpApi, GcpError
 from collectors.gcp.settings import GcpSource
@@ -34,7 +42,6 @@ from store.types import utcnow
 
 SOURCE_TYPE = "gcp"
 T = TypeVar("T")
-FATAL = ("auth_failed", "unreachable")
 Step = Callable[[GcpApi, Engine, date, date, CollectSummary], None]
 
 
@@ -99,21 +106,10 @@ class GcpCollector:
             (src.storage, self._storage),
         ]
         api = GcpApi(src)
-        failure: GcpError | None = None
         try:
-            for enabled, step in steps:
-                if not enabled:
-                    continue
-                try:
-                    step(api, engine, start, end, summary)
-                except GcpError as exc:
-                    failure = failure or exc
-                    if exc.status in FATAL:
-                        break
-                except Exception as exc:  # a bug or a store refusal: report, never raise
-                    failure = failure or GcpError(
-                        "error", f"{type(exc).__name__}: {exc}", "run with --debug"
-                    )
+            failure = run_steps(
+                (on, partial(step, api, engine, start, end, summary)) for on, step in steps
+            )
         finally:
             summary.api_calls = dict(sorted(api.calls.items()))
             api.close()
