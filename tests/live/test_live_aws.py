@@ -15,7 +15,6 @@ Everything goes into a temporary SQLite store; nothing in the account is changed
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +22,12 @@ import pytest
 
 from collectors.aws.collector import AwsCollector, totals
 from collectors.aws.settings import AwsSource
-from store.engine import make_engine
-from store.migrate import upgrade
+from tests.live import ACCEPTED, check_and_collect
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("OPTIMIZER_LIVE_AWS") != "1",
     reason="live AWS suite: set OPTIMIZER_LIVE_AWS=1 (and credentials) to run it",
 )
-# a failure of these is the account's answer, not the collector's fault: shown, not failed
-ACCEPTED = {"ok", "no_data"}
 
 
 def live_source() -> AwsSource:
@@ -57,14 +53,7 @@ def live_source() -> AwsSource:
 def test_live_check_and_collect(tmp_path: Path) -> None:
     source = live_source()
     collector = AwsCollector(source)
-    check = collector.check()
-    assert check.status in ACCEPTED, check.as_dict()
-    engine = make_engine(f"sqlite:///{tmp_path / 'live.db'}")
-    upgrade(engine)
-    today = datetime.now(UTC).date()
-    first = collector.collect(engine, today)
-    print(first.as_dict())  # pytest -s shows what the account holds and what it cost
-    assert first.status in ACCEPTED, first.as_dict()
+    engine, first, today = check_and_collect(collector, tmp_path)
     assert first.api_calls.get("sts:GetCallerIdentity") == 1
     if source.data_export is not None:
         assert "ce:GetCostAndUsage" not in first.api_calls

@@ -18,7 +18,6 @@ calls: Cost Management query, ARM lists and gets, Monitor metrics, public Retail
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +25,7 @@ import pytest
 
 from collectors.azure.collector import AzureCollector, totals
 from collectors.azure.settings import AzureSource
-from store.engine import make_engine
-from store.migrate import upgrade
+from tests.live import ACCEPTED, check_and_collect
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("OPTIMIZER_LIVE_AZURE") != "1",
@@ -35,7 +33,6 @@ pytestmark = pytest.mark.skipif(
     "credentials (az login) to run it",
 )
 # a failure of these is the scope's answer, not the collector's fault: shown, not failed
-ACCEPTED = {"ok", "no_data"}
 KINDS = ("spend", "inventory", "metrics", "storage", "prices")
 
 
@@ -62,14 +59,7 @@ def test_live_check_and_collect(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.delenv("OPTIMIZER_AZURE_TEST_TOKEN", raising=False)
     source = live_source()
     collector = AzureCollector(source)
-    check = collector.check()
-    assert check.status in ACCEPTED, check.as_dict()
-    engine = make_engine(f"sqlite:///{tmp_path / 'live.db'}")
-    upgrade(engine)
-    today = datetime.now(UTC).date()
-    first = collector.collect(engine, today)
-    print(first.as_dict())  # pytest -s shows what the scope holds and the calls made
-    assert first.status in ACCEPTED, first.as_dict()
+    engine, first, today = check_and_collect(collector, tmp_path)
     if source.spend:
         assert first.api_calls.get("query.usage ActualCost", 0) >= 1
     rows, _billed, _effective = totals(engine, source.source_key)

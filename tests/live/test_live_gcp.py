@@ -19,7 +19,6 @@ export query scans the window's partitions of the table (BigQuery bills bytes sc
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,16 +28,13 @@ import sqlalchemy as sa
 from collectors.gcp.collector import GcpCollector
 from collectors.gcp.settings import GcpSource
 from store import costs
-from store.engine import make_engine
-from store.migrate import upgrade
 from store.models import Workload
+from tests.live import ACCEPTED, check_and_collect
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("OPTIMIZER_LIVE_GCP") != "1",
     reason="live GCP suite: set OPTIMIZER_LIVE_GCP=1 (and application default credentials)",
 )
-# a failure of these is the account's answer, not the collector's fault: shown, not failed
-ACCEPTED = {"ok", "no_data"}
 
 
 def _list(name: str) -> list[str]:
@@ -47,6 +43,8 @@ def _list(name: str) -> list[str]:
 
 def live_source() -> GcpSource:
     env = os.environ
+    if not env.get("OPTIMIZER_LIVE_GCP_BILLING_ACCOUNT"):
+        pytest.fail("set OPTIMIZER_LIVE_GCP_BILLING_ACCOUNT (e.g. 012345-6789AB-CDEF01)")
     table = env.get("OPTIMIZER_LIVE_GCP_BQ_TABLE") or None
     projects = _list("OPTIMIZER_LIVE_GCP_PROJECT")
     spec: dict[str, Any] = {
@@ -66,14 +64,7 @@ def live_source() -> GcpSource:
 def test_live_check_and_collect(tmp_path: Path) -> None:
     source = live_source()
     collector = GcpCollector(source)
-    check = collector.check()
-    assert check.status in ACCEPTED, check.as_dict()
-    engine = make_engine(f"sqlite:///{tmp_path / 'live.db'}")
-    upgrade(engine)
-    today = datetime.now(UTC).date()
-    first = collector.collect(engine, today)
-    print(first.as_dict())  # pytest -s shows what the account holds and what it cost
-    assert first.status in ACCEPTED, first.as_dict()
+    engine, first, today = check_and_collect(collector, tmp_path)
     with engine.connect() as conn:
         rows = costs.totals(conn, source.source_key).rows
         workloads = conn.execute(
