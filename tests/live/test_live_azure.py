@@ -32,7 +32,6 @@ pytestmark = pytest.mark.skipif(
     reason="live Azure suite: set OPTIMIZER_LIVE_AZURE=1, OPTIMIZER_LIVE_AZURE_SCOPE and "
     "credentials (az login) to run it",
 )
-# a failure of these is the scope's answer, not the collector's fault: shown, not failed
 KINDS = ("spend", "inventory", "metrics", "storage", "prices")
 
 
