@@ -17,6 +17,8 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from tests.json11_fake import Json11Server
+
 CE_RESULTS = "/moto-api/static/ce/cost-and-usage-results"
 
 
@@ -74,43 +76,17 @@ def aws_fixture(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> FakeAws:
     return fake
 
 
-class ThrottlingCe:
+class ThrottlingCe(Json11Server):
     """A Cost Explorer endpoint (JSON 1.1) that throttles the first `throttle` requests,
     then answers with an empty page: what botocore's retries must get through."""
 
     def __init__(self, throttle: int):
-        import http.server
-        import threading
-
-        outer = self
         self.throttle = throttle
         self.requests = 0
+        super().__init__()
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                outer.requests += 1
-                body: dict[str, Any]
-                if outer.requests <= outer.throttle:
-                    status = 400
-                    body = {"__type": "ThrottlingException", "message": "Rate exceeded"}
-                else:
-                    status, body = 200, {"ResultsByTime": [], "GroupDefinitions": []}
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/x-amz-json-1.1")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    def answer(self, target: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        self.requests += 1
+        if self.requests <= self.throttle:
+            return 400, {"__type": "ThrottlingException", "message": "Rate exceeded"}
+        return 200, {"ResultsByTime": [], "GroupDefinitions": []}

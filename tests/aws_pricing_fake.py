@@ -10,10 +10,10 @@ and can fail on purpose: `throttle` ThrottlingException answers first, or `deny`
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
 from typing import Any
+
+from tests.json11_fake import Json11Server
 
 
 def product(
@@ -59,33 +59,14 @@ def product(
     }
 
 
-class FakePricing:
+class FakePricing(Json11Server):
     def __init__(self, products: list[dict[str, Any]] | None = None):
         self.products: list[Any] = list(products or [])  # dicts, or raw strings (malformed)
         self.throttle = 0
         self.deny = False
         self.expired = False
         self.requests: list[dict[str, Any]] = []
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-                target = self.headers.get("X-Amz-Target", "")
-                status, reply = outer.answer(target, body)
-                data = json.dumps(reply).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/x-amz-json-1.1")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        super().__init__()
 
     def answer(self, target: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         self.requests.append(body)
@@ -118,7 +99,3 @@ class FakePricing:
         if start + size < len(found):
             reply["NextToken"] = str(start + size)
         return 200, reply
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
