@@ -102,6 +102,25 @@ class CollectSummary:
         }
 
 
+@dataclass
+class Quarantine:
+    """Malformed items a mapping left out, counted by reason (issue #5: quarantined with
+    a reason and counted, the rest kept)."""
+
+    quarantined: dict[str, int] = field(default_factory=dict)  # reason -> items
+
+    def quarantine(self, reason: str, n: int = 1) -> None:
+        self.quarantined[reason] = self.quarantined.get(reason, 0) + n
+
+
+@dataclass
+class CostRows(Quarantine):
+    """FOCUS rows a mapping made from a cloud's spend, each with its natural key."""
+
+    rows: list[dict[str, str | None]] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)
+
+
 class CloudCollector(Protocol):
     @property
     def name(self) -> str: ...

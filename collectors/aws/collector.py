@@ -30,7 +30,7 @@ from sqlalchemy.engine import Connection, Engine
 from collectors.aws import exports_s3, mapping, prices_mapping, storage_mapping
 from collectors.aws.adapter import AwsApi, AwsError
 from collectors.aws.settings import AwsSource
-from collectors.cloud import Check, CollectSummary, SourceError
+from collectors.cloud import Check, CollectSummary, CostRows, SourceError
 from collectors.cloud_store import (
     day_start,
     finish,
@@ -159,7 +159,7 @@ class AwsCollector:
             # 1 request for the purchase types present, then 1 per type, filtered on it:
             # every cost has one purchase type, so the filtered results partition spend
             found = api.cost_and_usage(start, end, ["PURCHASE_TYPE"], granularity="MONTHLY")
-            mapped = mapping.CostRows()
+            mapped = CostRows()
             for ptype in mapping.purchase_types(found):
                 pages = api.cost_and_usage(
                     start, end, mapping.CE_GROUP_BY, filter_=mapping.purchase_type_filter(ptype)

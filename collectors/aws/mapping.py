@@ -13,27 +13,17 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from collectors.cloud import CostRows
 from collectors.exports.common import FocusRow, day_start, iso, money, next_day
 
 CE_GROUP_BY = ["LINKED_ACCOUNT", "SERVICE"]
 CPU_METRIC = "cpu_pct"
 STATE_TAG = "optimizer:state"
 ASG_TAG = "optimizer:asg"
-
-
-@dataclass
-class CostRows:
-    rows: list[FocusRow] = field(default_factory=list)
-    keys: list[str] = field(default_factory=list)  # natural key per row
-    quarantined: dict[str, int] = field(default_factory=dict)  # reason -> groups
-
-    def quarantine(self, reason: str) -> None:
-        self.quarantined[reason] = self.quarantined.get(reason, 0) + 1
 
 
 def cost_key(

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from collectors.cloud import Quarantine
 from store.prices import Offer
 
 Sizes = Mapping[str, tuple[int, float]]  # type -> (vCPUs, GiB), from DescribeInstanceTypes
@@ -31,12 +32,8 @@ PRICE_FILTERS = {  # GetProducts TERM_MATCH filters besides regionCode
 
 
 @dataclass
-class Offers:
+class Offers(Quarantine):
     offers: list[Offer] = field(default_factory=list)
-    quarantined: dict[str, int] = field(default_factory=dict)
-
-    def quarantine(self, reason: str) -> None:
-        self.quarantined[reason] = self.quarantined.get(reason, 0) + 1
 
 
 def _family(instance_type: str) -> str:

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+from collectors.cloud import Quarantine
+
 CPU_METRIC, MEMORY_METRIC = "cpu_pct", "memory_gib"
 SAMPLE_METRICS = (CPU_METRIC, MEMORY_METRIC)
 CPU_NAME, MEMORY_NAME = "Percentage CPU", "Available Memory Bytes"  # platform metrics
@@ -31,12 +33,8 @@ Sizes = dict[str, tuple[int, float]]
 
 
 @dataclass
-class Mapped:
+class Mapped(Quarantine):
     rows: list[Any] = field(default_factory=list)  # row dicts, or sample tuples
-    quarantined: dict[str, int] = field(default_factory=dict)  # reason -> items
-
-    def quarantine(self, reason: str, n: int = 1) -> None:
-        self.quarantined[reason] = self.quarantined.get(reason, 0) + n
 
 
 def id_part(resource_id: str, name: str) -> str:

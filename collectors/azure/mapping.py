@@ -21,6 +21,7 @@ from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from collectors.cloud import CostRows, Quarantine
 from collectors.exports.azure_cost_details import CATEGORY
 from collectors.exports.common import FocusRow, day_start, iso, money, next_day
 
@@ -53,24 +54,10 @@ def query_body(
 
 
 @dataclass
-class Amounts:
+class Amounts(Quarantine):
     """One query's rows: (day, subscription, service) -> (amount, currency)."""
 
     by_key: dict[Key, tuple[Decimal, str]] = field(default_factory=dict)
-    quarantined: dict[str, int] = field(default_factory=dict)
-
-    def quarantine(self, reason: str, n: int = 1) -> None:
-        self.quarantined[reason] = self.quarantined.get(reason, 0) + n
-
-
-@dataclass
-class CostRows:
-    rows: list[FocusRow] = field(default_factory=list)
-    keys: list[str] = field(default_factory=list)  # natural key per row
-    quarantined: dict[str, int] = field(default_factory=dict)  # reason -> rows
-
-    def quarantine(self, reason: str, n: int = 1) -> None:
-        self.quarantined[reason] = self.quarantined.get(reason, 0) + n
 
 
 def cost_key(

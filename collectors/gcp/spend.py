@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from collectors.cloud import CostRows
 from collectors.exports.common import FocusRow, MappingError, MapStats
 from collectors.exports.gcp_billing import GcpBillingMapper
 from collectors.gcp.settings import TABLE
@@ -116,16 +116,6 @@ def query(kind: str, table: str, start: date, end: date, account: str) -> tuple[
     params = [("start_day", "DATE", start), ("end_day", "DATE", end),
               ("billing_account", "STRING", account)]  # fmt: skip
     return sql, params
-
-
-@dataclass
-class CostRows:
-    rows: list[FocusRow] = field(default_factory=list)
-    keys: list[str] = field(default_factory=list)  # natural key per row
-    quarantined: dict[str, int] = field(default_factory=dict)  # reason -> rows
-
-    def quarantine(self, reason: str) -> None:
-        self.quarantined[reason] = self.quarantined.get(reason, 0) + 1
 
 
 def _text(value: Any) -> str | None:
