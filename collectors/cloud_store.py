@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import pyarrow as pa
 import sqlalchemy as sa
@@ -83,6 +83,45 @@ def replace_costs(
                 conn, "cost_record", COST_COLUMNS, cost_tuples(key, rows, keys),
                 conflict=("natural_key",),
             )  # fmt: skip
+
+
+class SourceSettings(Protocol):
+    """What the shared window logic reads of a cloud source's settings."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def source_key(self) -> str: ...
+    @property
+    def first_days(self) -> int: ...
+    @property
+    def restate_days(self) -> int: ...
+
+
+S = TypeVar("S", bound=SourceSettings)
+
+
+class WindowedCollector(Generic[S]):
+    """The part of a cloud collector that is the same for every cloud: its source, its
+    key in the store, and the window a run reads (see module doc)."""
+
+    def __init__(self, source: S):
+        self.source = source
+        self.key = source.source_key
+
+    @property
+    def name(self) -> str:
+        return self.source.name
+
+    def window(self, engine: Engine, today: date) -> tuple[date, date]:
+        return read_window(
+            engine, self.key, today, self.source.first_days, self.source.restate_days
+        )
+
+    def begin(self, engine: Engine, today: date | None) -> CollectSummary:
+        """An empty summary of this run, with its window (today defaults to UTC's)."""
+        start, end = self.window(engine, today or datetime.now(UTC).date())
+        return CollectSummary(self.name, "ok", window=(start, end))
 
 
 # Failures after which no other kind of data can succeed either.

@@ -32,9 +32,9 @@ from collectors.aws.adapter import AwsApi, AwsError
 from collectors.aws.settings import AwsSource
 from collectors.cloud import Check, CollectSummary, CostRows, SourceError
 from collectors.cloud_store import (
+    WindowedCollector,
     day_start,
     finish,
-    read_window,
     replace_costs,
     run_steps,
     table,
@@ -50,15 +50,10 @@ SOURCE_TYPE = "aws"
 _day, _table = day_start, table
 
 
-class AwsCollector:
+class AwsCollector(WindowedCollector[AwsSource]):
     def __init__(self, source: AwsSource):
-        self.source = source
-        self.key = source.source_key
+        super().__init__(source)
         self._in_use: dict[str, list[str]] = {}  # region -> instance types running there
-
-    @property
-    def name(self) -> str:
-        return self.source.name
 
     def check(self) -> Check:
         """sts:GetCallerIdentity, then the data export's manifests if one is configured,
@@ -83,16 +78,11 @@ class AwsCollector:
         return Check("ok", f"account {account}")
 
     # -- collect ----------------------------------------------------------------------
-    def window(self, engine: Engine, today: date) -> tuple[date, date]:
-        return read_window(
-            engine, self.key, today, self.source.first_days, self.source.restate_days
-        )
-
     def collect(self, engine: Engine, today: date | None = None) -> CollectSummary:
-        today = today or datetime.now(UTC).date()
         self._in_use = {}
-        start, end = self.window(engine, today)
-        summary = CollectSummary(self.name, "ok", window=(start, end))
+        summary = self.begin(engine, today)
+        assert summary.window is not None
+        start, end = summary.window
         api = AwsApi(self.source)
         failure: SourceError | None = None
         try:

@@ -34,9 +34,9 @@ from collectors.azure.adapter import AzureApi, AzureError
 from collectors.azure.settings import AzureSource
 from collectors.cloud import Check, CollectSummary, SourceError
 from collectors.cloud_store import (
+    WindowedCollector,
     day_start,
     finish,
-    read_window,
     replace_costs,
     run_steps,
     table,
@@ -71,15 +71,7 @@ class _Run:
         return self._sizes[region]
 
 
-class AzureCollector:
-    def __init__(self, source: AzureSource):
-        self.source = source
-        self.key = source.source_key
-
-    @property
-    def name(self) -> str:
-        return self.source.name
-
+class AzureCollector(WindowedCollector[AzureSource]):
     def check(self) -> Check:
         """The cheapest calls that prove access: one day of ActualCost (first page) when
         spend is read, the VM list of the first subscription when the estate is."""
@@ -102,15 +94,10 @@ class AzureCollector:
         return Check("ok", f"scope {self.source.scope}")
 
     # -- collect ----------------------------------------------------------------------
-    def window(self, engine: Engine, today: date) -> tuple[date, date]:
-        return read_window(
-            engine, self.key, today, self.source.first_days, self.source.restate_days
-        )
-
     def collect(self, engine: Engine, today: date | None = None) -> CollectSummary:
-        today = today or datetime.now(UTC).date()
-        start, end = self.window(engine, today)
-        summary = CollectSummary(self.name, "ok", window=(start, end))
+        summary = self.begin(engine, today)
+        assert summary.window is not None
+        start, end = summary.window
         failure: SourceError | None = None
         api: AzureApi | None = None
         src = self.source

@@ -16,7 +16,7 @@ kind succeeded. Cloud-side failures never raise.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from datetime import UTC, date, datetime
+from datetime import date
 from functools import partial
 from typing import Any, TypeVar
 
@@ -25,9 +25,9 @@ from sqlalchemy.engine import Connection, Engine
 
 from collectors.cloud import Check, CollectSummary
 from collectors.cloud_store import (
+    WindowedCollector,
     day_start,
     finish,
-    read_window,
     replace_costs,
     run_steps,
     table,
@@ -45,15 +45,10 @@ T = TypeVar("T")
 Step = Callable[[GcpApi, Engine, date, date, CollectSummary], None]
 
 
-class GcpCollector:
+class GcpCollector(WindowedCollector[GcpSource]):
     def __init__(self, source: GcpSource):
-        self.source = source
-        self.key = source.source_key
+        super().__init__(source)
         self._types: dict[str, list[dict[str, Any]]] = {}
-
-    @property
-    def name(self) -> str:
-        return self.source.name
 
     @property
     def label(self) -> str:
@@ -89,15 +84,10 @@ class GcpCollector:
         return Check("ok", f"{self.label}: {what}")
 
     # -- collect ----------------------------------------------------------------------
-    def window(self, engine: Engine, today: date) -> tuple[date, date]:
-        return read_window(
-            engine, self.key, today, self.source.first_days, self.source.restate_days
-        )
-
     def collect(self, engine: Engine, today: date | None = None) -> CollectSummary:
-        today = today or datetime.now(UTC).date()
-        start, end = self.window(engine, today)
-        summary = CollectSummary(self.name, "ok", window=(start, end))
+        summary = self.begin(engine, today)
+        assert summary.window is not None
+        start, end = summary.window
         src = self.source
         steps: list[tuple[bool, Step]] = [
             (src.spend, self._spend),
