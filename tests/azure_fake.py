@@ -300,18 +300,12 @@ class FakeAzure(ArmFake):
 
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-                status, headers, reply = outer.answer(self.path, self.headers, body)
-                data = json.dumps(reply).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                self.send_header("Content-Length", str(len(data)))
-                for k, v in headers.items():
-                    self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(data)
+                self._reply(*outer.answer(self.path, self.headers, body))
 
             def do_GET(self) -> None:
-                status, headers, reply = outer.answer_get(self.path, self.headers)
+                self._reply(*outer.answer_get(self.path, self.headers))
+
+            def _reply(self, status: int, headers: dict[str, str], reply: Any) -> None:
                 data = json.dumps(reply).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json; charset=utf-8")
