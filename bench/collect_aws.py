@@ -25,14 +25,15 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-import tracemalloc
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import boto3
 from moto.server import ThreadedMotoServer
 
+from bench.collect_common import labels, measure
 from collectors.aws.collector import AwsCollector
 from collectors.aws.settings import AwsSource
 from store.engine import make_engine
@@ -133,26 +134,6 @@ def seed_export(url: str, rows: int, period: str) -> None:
     deliver(s3, "bench-exports", "cur", period, files)
 
 
-def _measure(label: str, collector: AwsCollector, engine: Any, today: Any) -> dict[str, Any]:
-    traced = label.endswith("tracemalloc")  # slows Python: timed runs go without it
-    if traced:
-        tracemalloc.start()
-    t = time.perf_counter()
-    summary = collector.collect(engine, today)
-    secs = time.perf_counter() - t
-    heap_peak = tracemalloc.get_traced_memory()[1] if traced else 0
-    if traced:
-        tracemalloc.stop()
-    rows = sum(summary.rows.get(k, 0) for k in ("cost_records", "usage_samples"))
-    return {
-        "run": label, "status": summary.status, "seconds": secs,
-        "rows": dict(summary.rows), "rows_per_second": rows / secs if secs else None,
-        "api_calls": summary.api_calls,
-        "requests_seen_by_fake": None,  # moto counts nothing; api_calls are exact
-        "python_heap_peak_mib": heap_peak / 2**20 if traced else None,
-    }  # fmt: skip
-
-
 def run(resources: int, days: int, heap: bool = False) -> dict[str, Any]:
     """See bench/collect.py for the result's shape."""
     _env()
@@ -178,11 +159,8 @@ def run(resources: int, days: int, heap: bool = False) -> dict[str, Any]:
             type="aws", name="bench", endpoint_url=url, pricing_endpoint_url=pricing.url,
             first_days=days, restate_days=days, s3=False, metrics=metrics,
         )  # fmt: skip
-        labels = ["first collect", "re-run (replace)"]
-        if heap:
-            labels.append("re-run under tracemalloc")
-        for label in labels:
-            runs.append(_measure(label, AwsCollector(source), engine, today))
+        for label in labels(heap):
+            runs.append(measure(label, partial(AwsCollector(source).collect, engine, today)))
         seed_export(url, resources * days, today.strftime("%Y-%m"))
         export = AwsSource(
             type="aws", name="bench-export", endpoint_url=url, first_days=days,
@@ -190,7 +168,7 @@ def run(resources: int, days: int, heap: bool = False) -> dict[str, Any]:
             data_export={"bucket": "bench-exports", "prefix": "cur/cur2-daily"},
         )  # fmt: skip
         for label in ("data export: first read", "data export: re-run (unchanged)"):
-            runs.append(_measure(label, AwsCollector(export), engine, today))
+            runs.append(measure(label, partial(AwsCollector(export).collect, engine, today)))
     finally:
         pricing.close()
         server.stop()

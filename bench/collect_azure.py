@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import os
 import tempfile
-import time
-import tracemalloc
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import trustme
 
+from bench.collect_common import labels, measure
 from collectors.azure.collector import AzureCollector
 from collectors.azure.settings import AzureSource
 from store.engine import make_engine
@@ -110,28 +110,9 @@ def run(resources: int, days: int, heap: bool = False, page_size: int = 5000) ->
     collector = AzureCollector(source)
     runs = []
     try:
-        labels = ["first collect", "re-run (replace)"]
-        if heap:
-            labels.append("re-run under tracemalloc")
-        for label in labels:
-            before = fake.calls() + len(fake.gets)
-            traced = label.endswith("tracemalloc")  # slows Python: timed runs go without it
-            if traced:
-                tracemalloc.start()
-            t = time.perf_counter()
-            summary = collector.collect(engine, today)
-            secs = time.perf_counter() - t
-            heap_peak = tracemalloc.get_traced_memory()[1] if traced else 0
-            if traced:
-                tracemalloc.stop()
-            rows = sum(summary.rows.values())
-            runs.append({
-                "run": label, "status": summary.status, "seconds": secs,
-                "rows": dict(summary.rows), "rows_per_second": rows / secs if secs else None,
-                "api_calls": summary.api_calls,
-                "requests_seen_by_fake": fake.calls() + len(fake.gets) - before,
-                "python_heap_peak_mib": heap_peak / 2**20 if traced else None,
-            })  # fmt: skip
+        seen = lambda: fake.calls() + len(fake.gets)  # noqa: E731
+        for label in labels(heap):
+            runs.append(measure(label, partial(collector.collect, engine, today), seen))
     finally:
         fake.close()
     return {

@@ -17,15 +17,15 @@ path); with `heap`, a third run under tracemalloc gives the Python heap peak.
 from __future__ import annotations
 
 import tempfile
-import time
-import tracemalloc
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage  # type: ignore[attr-defined]
 
+from bench.collect_common import labels, measure
 from collectors.gcp.collector import GcpCollector
 from collectors.gcp.settings import GcpSource
 from store.engine import make_engine
@@ -138,29 +138,9 @@ def run(resources: int, days: int, heap: bool = False) -> dict[str, Any]:
             bigquery_table=TABLE, first_days=days, restate_days=days,
             endpoints=fake.endpoints(f"http://127.0.0.1:{port}"),
         )  # fmt: skip
-        labels = ["first collect", "re-run (replace)"]
-        if heap:
-            labels.append("re-run under tracemalloc")
-        for label in labels:
-            before = len(fake.requests) + len(fake.monitoring_requests)
-            traced = label.endswith("tracemalloc")
-            if traced:
-                tracemalloc.start()
-            t = time.perf_counter()
-            summary = GcpCollector(source).collect(engine, today)
-            secs = time.perf_counter() - t
-            heap_peak = tracemalloc.get_traced_memory()[1] if traced else 0
-            if traced:
-                tracemalloc.stop()
-            rows = sum(summary.rows.values())
-            runs.append({
-                "run": label, "status": summary.status, "seconds": secs,
-                "rows": dict(summary.rows), "rows_per_second": rows / secs if secs else None,
-                "api_calls": summary.api_calls,
-                "requests_seen_by_fake":
-                    len(fake.requests) + len(fake.monitoring_requests) - before,
-                "python_heap_peak_mib": heap_peak / 2**20 if traced else None,
-            })  # fmt: skip
+        seen = lambda: len(fake.requests) + len(fake.monitoring_requests)  # noqa: E731
+        for label in labels(heap):
+            runs.append(measure(label, partial(GcpCollector(source).collect, engine, today), seen))
     finally:
         fake.close()
         gcs.stop()
