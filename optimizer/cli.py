@@ -56,6 +56,7 @@ def cli(
 
 def _register() -> None:
     from optimizer.commands import (
+        audit,
         collect,
         collect_cloud,
         collect_reference,
@@ -82,6 +83,7 @@ def _register() -> None:
         sources,
         policy,
         plan,
+        audit,
         pending,
     ):
         for command in module.COMMANDS:

@@ -3,6 +3,7 @@
 from store.errors import (
     ApplyError,
     ApplyLimitExceeded,
+    AuditLogBroken,
     CollectorError,
     ConfigError,
     ForecastError,
@@ -29,6 +30,7 @@ __all__ = [
     "EXIT_CODES",
     "ApplyError",
     "ApplyLimitExceeded",
+    "AuditLogBroken",
     "CollectorError",
     "ConfigError",
     "ForecastError",

@@ -47,7 +47,9 @@ class Hooks:
 
 
 def collect_stage(engine: Engine, config: Config, hooks: Hooks) -> StageResult:
-    """Every configured source; one failing source never stops the others."""
+    """Every configured source; one failing source never stops the others. Each source
+    run (a cloud source, a FOCUS file) is one audit event."""
+    from optimizer.audit_events import cloud_run, file_run
     from optimizer.sources_check import NotBuilt, collector_for
 
     files, rows, failures, unbuilt = 0, 0, [], []
@@ -62,6 +64,7 @@ def collect_stage(engine: Engine, config: Config, hooks: Hooks) -> StageResult:
                 unbuilt.append(f"{source.name} ({source.type}: {exc})")
                 continue
             summary = collector.collect(engine)
+            cloud_run(engine, source.type, summary.as_dict())
             rows += sum(summary.rows.values())
             for op, n in summary.api_calls.items():
                 calls[op] = calls.get(op, 0) + n
@@ -74,11 +77,15 @@ def collect_stage(engine: Engine, config: Config, hooks: Hooks) -> StageResult:
         if not paths:
             failures.append(f"{source.name}: no file matches {source.paths}")
         for path in paths:
+            key = f"{source.name}:{path.name}"
             try:
-                summary_ = ingest_file(engine, path, source_key=f"{source.name}:{path.name}")
-                files, rows = files + 1, rows + summary_.rows
+                summary_ = ingest_file(engine, path, source_key=key)
             except OptimizerError as exc:
+                file_run(engine, "focus", path, error=exc, source_key=key)
                 failures.append(f"{source.name}: {exc.message}")
+                continue
+            file_run(engine, "focus", path, summary_)
+            files, rows = files + 1, rows + summary_.rows
     detail = f"{len(config.sources)} source(s), {files} file(s), {rows:,} rows"
     if calls:
         detail += f", {sum(calls.values())} cloud API call(s)"
@@ -115,13 +122,16 @@ def _reference_if_missing(engine: Engine, config: Config) -> dict[str, int]:
 
 
 def forecast_stage(engine: Engine, config: Config, hooks: Hooks) -> StageResult:
-    """Every series ([forecast] series narrows it) on the configured engine."""
+    """Every series ([forecast] series narrows it) on the configured engine; the audit
+    event follows the runner's own write transaction."""
     from forecasts.runner import forecast_store
+    from optimizer.audit_events import forecast_run
 
     fc = config.forecast
     outcome = forecast_store(
         engine, fc.settings(), fc.engine_choice(), fc.series, fc.history_days, bar=hooks.bar
     )
+    forecast_run(engine, outcome.results, outcome.problems, outcome.counts, fc.series)
     total = len(outcome.results) + len(outcome.problems)
     models = ", ".join(f"{m} {n}" for m, n in sorted(outcome.models().items()))
     detail = (

@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import select
 
+from optimizer.audit_events import record
 from placement.build import build_problem
 from placement.mps import write_mps
 from placement.problem import MICRO, Problem
@@ -194,6 +195,7 @@ def run_plan(
             )
         )
         session.flush()
+        superseded = 0
         for row in session.exec(stale):
             if row.fingerprint in existing:
                 continue
@@ -202,10 +204,37 @@ def run_plan(
             row.status_reason = f"not in plan {plan.id}"
             row.status_at = now
             session.add(row)
+            superseded += 1
         session.flush()
         plan_id = plan.id
         out = [rec_dict(r) for r in rows]
+        kept = len({r.fingerprint for r in recs} & existing.keys())
+        _audit(session.connection(), plan, recs, kept, superseded)
     return plan_id, solution, out
+
+
+def _audit(conn: Connection, plan: Plan, recs: list[Rec], kept: int, superseded: int) -> None:
+    """The plan's audit event, in the plan's own transaction."""
+    by_kind: dict[str, int] = {}
+    for rec in recs:
+        by_kind[rec.kind] = by_kind.get(rec.kind, 0) + 1
+    details = {
+        "plan_id": plan.id,
+        "status": plan.status,
+        "solver": plan.solver,
+        "objective_usd": usd(plan.objective_micro_usd),
+        "lower_bound_usd": usd(plan.lower_bound_micro_usd),
+        "gap": plan.gap,
+        "policies_sha256": plan.policies_sha256,
+        "recommendations": {
+            "total": len(recs),
+            "new": len(recs) - kept,
+            "kept": kept,
+            "superseded": superseded,
+            "by_kind": by_kind,
+        },
+    }
+    record(conn, "plan", f"plan:{plan.id}", details)
 
 
 def plan_tiering(engine: Engine, policy_file: PolicyFile) -> tuple[list[Rec], dict[str, Any]]:

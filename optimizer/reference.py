@@ -15,6 +15,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from optimizer.audit_events import collected
 from optimizer.demo.snapshot_loader import Snapshot, load_snapshot, write_facts
 from store.models import Region
 from store.prices import Offer, write_offers
@@ -44,11 +45,13 @@ def _offers(snap: Snapshot) -> list[Offer]:
 
 def load_reference(engine: Engine, at: datetime | None = None) -> dict[str, int]:
     """Write the snapshot's facts, and its offers where no open price exists, in one
-    transaction; returns rows per table (`price_offer` counts only new offers)."""
+    transaction with its audit event; returns rows per table (`price_offer` counts only
+    new offers)."""
     snap = load_snapshot()
     with engine.begin() as conn:
         counts = write_facts(conn, snap)
         offered = write_offers(conn, _offers(snap), at or utcnow(), fill_only=True)
-    counts["price_offer"] = offered.new
-    counts["price_offer_already_priced"] = offered.unchanged
+        counts["price_offer"] = offered.new
+        counts["price_offer_already_priced"] = offered.unchanged
+        collected(conn, "reference", SOURCE, "ok", dict(counts), None)
     return counts

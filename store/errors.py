@@ -55,6 +55,12 @@ class StoreError(OptimizerError):
     kind = "store error"
 
 
+class AuditLogBroken(StoreError):
+    """`optimizer audit verify` found an edited, deleted or reordered audit event."""
+
+    kind = "audit log broken"
+
+
 class CollectorError(OptimizerError):
     exit_code = 3
     kind = "collect error"

@@ -36,23 +36,34 @@ def _each_file(
     verb: str,
     read: Callable[[Path, Advance], T],
     show: Callable[[AppContext, T], None],
+    kind: str | None,
+    source_key: str | None = None,
 ) -> tuple[list[T], list[tuple[Path, OptimizerError]]]:
     """Read every file, one at a time with its progress bar: a file that fails is
-    reported and skipped (re-raised when it is the only one), the others still go in."""
+    reported and skipped (re-raised when it is the only one), the others still go in.
+    Each file's run, failed or not, is one audit event of type `kind` (None: a dry run,
+    which changes nothing and records nothing)."""
+    from optimizer.audit_events import file_run
+
     done: list[T] = []
     failed: list[tuple[Path, OptimizerError]] = []
     for path in paths:
         try:
             with progress_bar(app, f"{verb} {path.name}") as advance:
                 summary = read(path, advance)
-            done.append(summary)
-            if not app.json_output:
-                show(app, summary)
         except OptimizerError as exc:
+            if kind is not None:
+                file_run(app.engine(), kind, path, error=exc, source_key=source_key)
             if len(paths) == 1:
                 raise
             failed.append((path, exc))
             app.err.print(exc.render(), markup=False)
+            continue
+        if kind is not None:
+            file_run(app.engine(), kind, path, summary)
+        done.append(summary)
+        if not app.json_output:
+            show(app, summary)
     return done, failed
 
 
@@ -121,6 +132,8 @@ def collect_focus(
             force=force,
         ),
         _print_summary,
+        "focus",
+        source_key,
     )
     if app.json_output:
         app.emit_json(
@@ -200,6 +213,8 @@ def collect_usage(
             engine, path, source_key=source_key, dry_run=dry_run, progress=advance
         ),
         _print_usage,
+        None if dry_run else "usage",
+        source_key,
     )
     if app.json_output:
         quarantined: dict[str, int] = {}
@@ -276,6 +291,7 @@ def collect_export(app: AppContext, paths: tuple[Path, ...], fmt: str, dry_run: 
             engine, path, fmt, dry_run=dry_run, progress=advance
         ),
         _print_export,
+        None if dry_run else f"export:{fmt}",
     )
     if app.json_output:
         app.emit_json(

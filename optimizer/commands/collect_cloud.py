@@ -100,6 +100,7 @@ def collect_all(app: AppContext) -> None:
 
 def collect_cloud(app: AppContext, cloud: str, name: str | None, as_json: bool) -> None:
     """Run every source of type `cloud` (or only `name`), print, exit 3 if any failed."""
+    from optimizer.audit_events import cloud_run
     from optimizer.config import load_config
     from optimizer.sources_check import NotBuilt, collector_for
 
@@ -124,6 +125,7 @@ def collect_cloud(app: AppContext, cloud: str, name: str | None, as_json: bool) 
                             "quarantined": {}})  # fmt: skip
             continue
         results.append(collector.collect(engine).as_dict())
+        cloud_run(engine, cloud, results[-1])
     if app.json_output:
         app.emit_json(results)
     else:

@@ -188,9 +188,11 @@ def forecast(ctx: click.Context, pattern: str | None, engine_name: str | None, w
     counts: dict[str, int] = {}
     if not dry_run:
         from forecasts.save import save
+        from optimizer.audit_events import forecast_run
 
         with app.engine().begin() as conn:
             counts = save(conn, results, problems, settings)
+            forecast_run(conn, results, problems, counts, pattern or config.series)
     failed = [r for r in results if r.status == "failed"]
     if app.json_output:
         app.emit_json({

@@ -1,0 +1,90 @@
+"""`optimizer audit verify|export`: check the hash chain of the audit log, write it out."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from optimizer.context import AppContext, pass_app
+from store.errors import AuditLogBroken
+
+
+@click.group()
+def audit() -> None:
+    """The append-only audit log: every state change, each event carrying the hash of
+    the one before it (docs/operations.md)."""
+
+
+@audit.command("verify")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
+@pass_app
+def verify_cmd(app: AppContext, as_json: bool) -> None:
+    """Recompute every event's hash and check each links to the one before it.
+
+    Exit 0 when the log is intact; exit 2 naming the first edited, deleted or reordered
+    event. Removing the newest events is not detectable from the store alone: keep the
+    head hash printed here somewhere else and compare it next time.
+    """
+    import sqlalchemy as sa
+
+    from store.audit import TABLE, verify
+
+    app.json_output = app.json_output or as_json
+    with app.engine().connect() as conn:
+        report = verify(conn)
+        actions: dict[str, int] = dict(
+            conn.execute(sa.select(TABLE.c.action, sa.func.count()).group_by(TABLE.c.action))
+            .tuples()
+            .all()
+        )
+    if app.json_output:
+        app.emit_json({**report.as_dict(), "actions": dict(sorted(actions.items()))})
+    elif report.ok:
+        kinds = ", ".join(f"{a} {n:,}" for a, n in sorted(actions.items())) or "none"
+        head = "-" if report.head_id is None else f"event {report.head_id}"
+        app.out.print(
+            f"audit log intact: {report.events:,} events ({kinds}); head {head}, "
+            f"hash {report.head_hash}",
+            markup=False,
+        )
+    broken = report.broken
+    if broken is not None:
+        raise AuditLogBroken(
+            broken.message, where=f"audit_event id {broken.event_id}", fix=broken.fix
+        )
+
+
+@audit.command("export")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    metavar="FILE|-",
+    help="Write the events as JSON lines to FILE, or to stdout with -.",
+)
+@pass_app
+def export_cmd(app: AppContext, out: str) -> None:
+    """Write every audit event as one JSON line, in id order (id, ts, actor, action,
+    subject, details, prev_hash, hash), exactly as stored, even when the log is broken."""
+    from store.audit import export
+
+    with app.engine().connect() as conn:
+        if out == "-":
+            count, head = export(conn, sys.stdout)
+            sys.stdout.flush()
+            app.emitted = True
+            app.err.print(f"{count:,} events; head hash {head}", markup=False)
+            return
+        path = Path(out)
+        with path.open("w", encoding="utf-8") as handle:
+            count, head = export(conn, handle)
+    payload = {"path": str(path), "events": count, "head_hash": head}
+    if app.json_output:
+        app.emit_json(payload)
+    else:
+        app.out.print(f"wrote {count:,} events to {path}; head hash {head}", markup=False)
+
+
+COMMANDS = [audit]
