@@ -56,6 +56,7 @@ def cli(
 
 def _register() -> None:
     from optimizer.commands import (
+        approvals,
         audit,
         collect,
         collect_cloud,
@@ -85,6 +86,7 @@ def _register() -> None:
         plan,
         audit,
         pending,
+        approvals,
     ):
         for command in module.COMMANDS:
             cli.add_command(command)

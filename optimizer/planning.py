@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import select
 
+from optimizer.approvals import auto_approve
 from optimizer.audit_events import record
 from placement.build import build_problem
 from placement.mps import write_mps
@@ -132,9 +133,10 @@ def run_plan(
     sizing: SizingSettings | None = None,
 ) -> tuple[int, Solution, list[dict[str, Any]]]:
     """(plan id, the solver's solution, the plan's recommendations as dicts, largest
-    monthly saving first). `export_mps` also writes the exact model there, before
-    solving, so an infeasible model can be audited too. `sizing`: the `[sizing]`
-    settings (defaults when None)."""
+    monthly saving first). The policy file's `approval` rules then approve the new
+    proposals they cover (optimizer/approvals.py). `export_mps` also writes the exact
+    model there, before solving, so an infeasible model can be audited too. `sizing`:
+    the `[sizing]` settings (defaults when None)."""
     problem = build_problem(engine, policy_file, sizing=sizing)
     if export_mps is not None:
         write_mps(problem, export_mps)
@@ -210,6 +212,10 @@ def run_plan(
         out = [rec_dict(r) for r in rows]
         kept = len({r.fingerprint for r in recs} & existing.keys())
         _audit(session.connection(), plan, recs, kept, superseded)
+    approved = {d.id for d in auto_approve(engine, plan_id, policy_file)}
+    for item in out:  # what the approval policies approved, as the store now says
+        if item["id"] in approved:
+            item["status"] = "approved"
     return plan_id, solution, out
 
 
