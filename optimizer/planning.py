@@ -1,10 +1,12 @@
 """`run_plan`: build the placement problem, solve it, and record the plan and its
 recommendations in the store in one transaction.
 
-Identity: a recommendation whose fingerprint is already `proposed` from an earlier plan
-is the same recommendation; it moves to the new plan (its numbers refreshed) instead of
-being inserted again. Earlier `proposed` ones the new plan no longer makes become
-`superseded` (for the kinds a plan re-decides, `KINDS`, `idle` included).
+Identity: a recommendation whose fingerprint is already open (`proposed`, or `approved`
+and not yet applied) from an earlier plan is the same recommendation; it moves to the
+new plan (its numbers refreshed, its approval kept) instead of being inserted again.
+Earlier open ones the new plan no longer makes become `superseded` (for the kinds a plan
+re-decides, `KINDS`, `idle` included): an approval of a change the data no longer
+supports is never applied.
 
 Sizing (`[sizing]` of optimizer.toml) feeds the builder; `idle` recommendations
 (`placement.sizing_idle`) are written in the same plan and transaction.
@@ -39,6 +41,7 @@ from store.types import utcnow
 
 ACTOR = "optimizer plan"
 KINDS = ("move", "purchase-option", "resize", "tiering", "idle")  # the kinds a plan re-decides
+OPEN = ("proposed", "approved")  # decided by nobody yet, or approved and not applied
 
 
 def rec_dict(row: Recommendation) -> dict[str, Any]:
@@ -165,7 +168,7 @@ def run_plan(
         if fingerprints:
             query = select(Recommendation).where(
                 sa.and_(
-                    Recommendation.status == "proposed",  # type: ignore[arg-type]
+                    Recommendation.status.in_(OPEN),  # type: ignore[attr-defined]
                     Recommendation.fingerprint.in_(fingerprints),  # type: ignore[attr-defined]
                 )
             )
@@ -191,7 +194,7 @@ def run_plan(
             rows.append(row)
         stale = select(Recommendation).where(
             sa.and_(
-                Recommendation.status == "proposed",  # type: ignore[arg-type]
+                Recommendation.status.in_(OPEN),  # type: ignore[attr-defined]
                 Recommendation.plan_id != plan.id,  # type: ignore[arg-type]
                 Recommendation.kind.in_(KINDS),  # type: ignore[attr-defined]
             )

@@ -117,3 +117,20 @@ def test_cli_approve_and_reject(demo_store: Engine, tmp_path: Path) -> None:
     done = run_cli("--db", db, "recommendations", "reject", first, "--by", "ben",
                    "--reason", "not now")  # fmt: skip
     assert done.returncode == 0 and "approved → rejected" in done.stdout
+
+
+def test_an_approval_survives_replanning_until_the_plan_drops_it(demo_store: Engine) -> None:
+    _, _, recs = run_plan(demo_store, NO_POLICIES, None, time_limit_s=20)
+    rec = next(r for r in recs if r["kind"] == "tiering")
+    decide(demo_store, [rec["id"]], "approve", "ana")
+    _, _, again = run_plan(demo_store, NO_POLICIES, None, time_limit_s=20)
+    same = [r for r in again if r["fingerprint"] == rec["fingerprint"]]
+    assert [(r["id"], r["status"]) for r in same] == [(rec["id"], "approved")]
+    no_tiering = parse_policies("""version: 1
+policies:
+  - name: keep-buckets
+    type: tiering
+    exclude: ["*"]
+""")
+    run_plan(demo_store, no_tiering, None, time_limit_s=20)
+    assert statuses(demo_store)[rec["id"]][0] == "superseded"  # never applied stale
