@@ -119,6 +119,18 @@ class CostRows(Quarantine):
 
     rows: list[dict[str, str | None]] = field(default_factory=list)
     keys: list[str] = field(default_factory=list)
+    _taken: set[str] = field(default_factory=set, repr=False)
+
+    def add(self, rows: list[dict[str, str | None]], keys: list[str], duplicate: str) -> bool:
+        """Keep one group's rows, unless one of its keys is already kept: then the group
+        is quarantined as `duplicate` (the cloud answered the same group twice)."""
+        if any(k in self._taken for k in keys):
+            self.quarantine(duplicate)
+            return False
+        self._taken.update(keys)
+        self.rows.extend(rows)
+        self.keys.extend(keys)
+        return True
 
 
 class CloudCollector(Protocol):

@@ -158,19 +158,10 @@ class AwsCollector(WindowedCollector[AwsSource]):
         else:
             pages = api.cost_and_usage(start, end, mapping.CE_GROUP_BY)
             mapped = mapping.map_cost_pages(pages, self.key, account)
-        rows, keys = [], []
-        seen: set[str] = set()
-        for row, key in zip(mapped.rows, mapped.keys, strict=True):
-            if key in seen:
-                mapped.quarantine("duplicate (day, account, service[, purchase type]) group")
-                continue
-            seen.add(key)
-            rows.append(row)
-            keys.append(key)
         for reason, n in mapped.quarantined.items():
             s.quarantined[reason] = s.quarantined.get(reason, 0) + n
-        replace_costs(engine, self.key, start, end, rows, keys)
-        s.rows["cost_records"] = len(rows)
+        replace_costs(engine, self.key, start, end, mapped.rows, mapped.keys)
+        s.rows["cost_records"] = len(mapped.rows)
 
     # -- EC2 + CloudWatch -------------------------------------------------------------
     def _compute(

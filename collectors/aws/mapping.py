@@ -104,8 +104,7 @@ def map_cost_page(
                 out.quarantine(str(exc))
                 continue
             if row is not None:
-                out.rows.append(row)
-                out.keys.append(key)
+                out.add([row], [key], "duplicate (day, account, service[, purchase type]) group")
 
 
 def _group_row(

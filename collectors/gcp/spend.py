@@ -157,7 +157,6 @@ def map_export(rows: Iterable[Mapping[str, Any]], source_key: str) -> CostRows:
     """Aggregated export rows -> FOCUS rows; a bad row is quarantined, the rest kept."""
     out = CostRows()
     mapper, stats = GcpBillingMapper(), MapStats()
-    seen: set[str] = set()
     for n, row in enumerate(rows, start=1):
         try:
             native = export_row(row)
@@ -183,12 +182,7 @@ def map_export(rows: Iterable[Mapping[str, Any]], source_key: str) -> CostRows:
             )
             for r in mapped
         ]
-        if any(k in seen for k in keys):
-            out.quarantine("duplicate (day, project, service, sku) group")
-            continue
-        seen.update(keys)
-        out.rows.extend(mapped)
-        out.keys.extend(keys)
+        out.add(mapped, keys, "duplicate (day, project, service, sku) group")
     return out
 
 
@@ -215,7 +209,6 @@ def _focus_problem(row: Mapping[str, Any]) -> str | None:
 def map_focus(rows: Iterable[Mapping[str, Any]], source_key: str) -> CostRows:
     """Aggregated FOCUS view rows -> FOCUS rows (already FOCUS: dates and text only)."""
     out = CostRows()
-    seen: set[str] = set()
     for row in rows:
         try:
             day = _day(row.get("day"))
@@ -232,10 +225,5 @@ def map_focus(rows: Iterable[Mapping[str, Any]], source_key: str) -> CostRows:
         focus["ProviderName"] = focus["InvoiceIssuerName"] = "Google Cloud"
         focus["PublisherName"] = "Google Cloud"
         key = natural_key(source_key, [day, *(focus.get(k) for k in sorted(focus))])
-        if key in seen:
-            out.quarantine("duplicate FOCUS group")
-            continue
-        seen.add(key)
-        out.rows.append(focus)
-        out.keys.append(key)
+        out.add([focus], [key], "duplicate FOCUS group")
     return out
