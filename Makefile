@@ -37,6 +37,7 @@ test: $(VENV)/.installed-dev
 	if scripts/pg.sh running; then ours=0; else ours=1; fi; \
 	url=$$(scripts/pg.sh start) || { echo "PostgreSQL did not start: its tests will skip (or fail in CI)"; url=""; }; \
 	if [ "$$ours" = 1 ]; then trap 'scripts/pg.sh stop' EXIT; fi; \
+	scripts/test-deps.sh; \
 	$(MAKE) --no-print-directory lint typecheck imports; \
 	OPTIMIZER_TEST_PG_URL="$$url" $(BIN)/pytest -q $(PYTEST_ARGS)
 

@@ -3,16 +3,19 @@
 from store.models.billing import CostRecord, IngestedFile, SourceState
 from store.models.estate import StorageGroup, UsageSample, Workload
 from store.models.operations import (
+    AppliedChange,
     AuditEvent,
     Forecast,
     ForecastPoint,
     Plan,
     Recommendation,
     Run,
+    StoreLock,
 )
 from store.models.reference import EgressPrice, Latency, PriceOffer, Region, StorageTierPrice
 
 __all__ = [
+    "AppliedChange",
     "AuditEvent",
     "CostRecord",
     "EgressPrice",
@@ -28,6 +31,7 @@ __all__ = [
     "SourceState",
     "StorageGroup",
     "StorageTierPrice",
+    "StoreLock",
     "UsageSample",
     "Workload",
 ]

@@ -25,6 +25,9 @@ class Run(SQLModel, table=True):
     stages: list[dict[str, Any]] | None = Field(default=None, sa_type=JSONText)
     coverage: dict[str, Any] | None = Field(default=None, sa_type=JSONText)
     error: str | None = None
+    host: str | None = None  # where the run's process ran (host:pid), to tell a dead run
+    heartbeat_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    resumed_from: int | None = None  # the crashed run this one picked up
 
 
 class Forecast(SQLModel, table=True):
@@ -111,3 +114,42 @@ class AuditEvent(SQLModel, table=True):
     details: dict[str, Any] | None = Field(default=None, sa_type=JSONText)
     prev_hash: str
     hash: str = Field(unique=True)
+
+
+class AppliedChange(SQLModel, table=True):
+    """One change `optimizer apply --execute` made (or tried) to a cloud, with the state
+    read just before it: what `optimizer rollback` restores."""
+
+    __tablename__ = "applied_change"
+    __table_args__ = (sa.Index("ix_applied_change_rec", "recommendation_id", "status"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    recommendation_id: int = Field(foreign_key="recommendation.id")
+    apply_id: str  # one `apply --execute` invocation (a uuid), shared by its changes
+    provider: str
+    target: str  # bucket, account/container or bucket/prefix the change touches
+    action: str  # lifecycle | one-off
+    status: str  # applied | failed | rolled_back | rollback_failed
+    actor: str
+    before: dict[str, Any] | None = Field(default=None, sa_type=JSONText)
+    after: dict[str, Any] | None = Field(default=None, sa_type=JSONText)
+    calls: list[dict[str, Any]] | None = Field(default=None, sa_type=JSONText)
+    bytes: int = Field(default=0, sa_type=sa.BigInteger)
+    objects: int = Field(default=0, sa_type=sa.BigInteger)
+    error: str | None = None
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    rolled_back_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+
+
+class StoreLock(SQLModel, table=True):
+    """A named lock held by one process (apply, run): a row whose primary key refuses a
+    second holder. PostgreSQL also takes an advisory lock; `expires_at` lets a crashed
+    holder's row be taken over."""
+
+    __tablename__ = "store_lock"
+
+    name: str = Field(primary_key=True)
+    holder: str  # host:pid:uuid
+    acquired_at: datetime = Field(sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
