@@ -56,6 +56,7 @@ def cli(
 
 def _register() -> None:
     from optimizer.commands import (
+        apply,
         approvals,
         audit,
         collect,
@@ -68,6 +69,7 @@ def _register() -> None:
         plan,
         policy,
         run,
+        simulate,
         sources,
         store_cmds,
     )
@@ -87,6 +89,8 @@ def _register() -> None:
         audit,
         pending,
         approvals,
+        simulate,
+        apply,
     ):
         for command in module.COMMANDS:
             cli.add_command(command)

@@ -18,6 +18,7 @@ from collectors.azure.settings import AzureSource
 from collectors.gcp.settings import GcpSource
 from forecasts.engine import EngineChoice
 from forecasts.job import Settings as ForecastSettings
+from optimizer.apply.settings import ApplySettings
 from placement.sizing import SizingSettings
 from store.errors import ConfigError
 
@@ -115,6 +116,7 @@ class Config(_Strict):
     policies: PolicySettings = PolicySettings()
     sizing: SizingConfig = SizingConfig()
     forecast: ForecastConfig = ForecastConfig()
+    apply: ApplySettings = ApplySettings()
     sources: list[Source] = Field(default_factory=list)
     base_dir: Path = Path(".")
 

@@ -10,10 +10,7 @@ import click
 from store.errors import StageNotBuilt
 
 PENDING = {
-    "apply": ("safe apply of approved storage tiering", "#6"),
-    "rollback": ("rollback of applied changes", "#6"),
     "report": ("the weekly FinOps report", "#6"),
-    "simulate": ("what-if scenarios", "#6"),
     "daemon": ("the scheduled daemon", "#6"),
 }
 
