@@ -68,6 +68,7 @@ def _register() -> None:
         pending,
         plan,
         policy,
+        report,
         run,
         simulate,
         sources,
@@ -91,6 +92,7 @@ def _register() -> None:
         approvals,
         simulate,
         apply,
+        report,
     ):
         for command in module.COMMANDS:
             cli.add_command(command)

@@ -10,7 +10,6 @@ import click
 from store.errors import StageNotBuilt
 
 PENDING = {
-    "report": ("the weekly FinOps report", "#6"),
     "daemon": ("the scheduled daemon", "#6"),
 }
 

@@ -1,0 +1,112 @@
+"""`optimizer simulate SCENARIO.yaml`: plan a what-if on a copy of the store and print
+it beside the baseline. Never writes the live store (no plan, recommendation or audit
+event): a what-if is a question, not a state change."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.table import Table
+
+from optimizer.commands.plan import _native_stdout_to_stderr
+from optimizer.commands.policy import _policy_file
+from optimizer.context import AppContext, pass_app
+from optimizer.progress import progress_bar
+
+
+@click.command()
+@click.argument("scenario_path", metavar="SCENARIO.yaml", type=click.Path(path_type=Path))
+@click.option(
+    "--policies",
+    "policies_path",
+    type=click.Path(path_type=Path),
+    help="The baseline policy file. Default: [policies] path of the config.",
+)
+@click.option(
+    "--time-limit",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="Seconds the solver may use for EACH of the two plans.",
+)
+@pass_app
+def simulate(
+    app: AppContext, scenario_path: Path, policies_path: Path | None, time_limit: float
+) -> None:
+    """Plan SCENARIO.yaml (price changes, demand growth, a region or cloud lost, policy
+    changes, commitments bought) on a copy of the store and print it beside the baseline:
+    monthly cost per cloud, moves, savings, binding policies and infeasible workloads.
+
+    The live store is only read: simulate records no plan, recommendation or audit event.
+    See docs/simulate.md for the scenario format.
+    """
+    from optimizer.config import load_config
+    from optimizer.simulate.load import load_scenario
+    from optimizer.simulate.run import STEPS
+    from optimizer.simulate.run import simulate as run
+
+    loaded = load_scenario(scenario_path)
+    base = _policy_file(app, policies_path)
+    sizing = load_config(app.config_path).sizing.settings()
+    engine = app.engine()
+    with _native_stdout_to_stderr(), progress_bar(app, "Simulating", STEPS) as advance:
+        report = run(engine, loaded, base, time_limit, sizing, advance)
+    if app.json_output:
+        app.emit_json(report)
+        return
+    _print(app, report)
+
+
+def _row(table: Table, label: str, a: Any, b: Any, delta: Any = "") -> None:
+    table.add_row(label, str(a), str(b), str(delta))
+
+
+def _print(app: AppContext, r: dict[str, Any]) -> None:
+    s, a, b, d = r["scenario"], r["baseline"], r["what_if"], r["delta"]
+    app.out.print(f"[bold]{s['name']}[/bold]: {s['description']}".rstrip(": "))
+    for line in s["applied"]:
+        app.out.print(f"  • {line}", markup=False)
+    t = Table(show_header=True, title="baseline vs scenario (USD per month unless one-off)")
+    for col, justify in (("", "left"), ("baseline", "right"), ("scenario", "right")):
+        t.add_column(col, justify=justify)  # type: ignore[arg-type]
+    t.add_column("change", justify="right")
+    _row(t, "status", a["status"], b["status"])
+    _row(t, "monthly cost", a["monthly_cost"], b["monthly_cost"], d["monthly_cost"])
+    for cloud, delta in d["per_cloud"].items():
+        _row(t, f"  {cloud}", a["per_cloud"].get(cloud, "0"), b["per_cloud"].get(cloud, "0"), delta)
+    _row(t, "today's placement", a["current_monthly_cost"], b["current_monthly_cost"])
+    _row(t, "one-off (moves)", a["one_off_usd"], b["one_off_usd"], d["one_off_usd"])
+    _row(t, "moves", a["moves"], b["moves"], d["moves"])
+    _row(t, "savings found", a["monthly_savings"], b["monthly_savings"], d["monthly_savings"])
+    _row(t, "tiering savings", a["tiering_savings"], b["tiering_savings"], d["tiering_savings"])
+    if b["commitment_fees"] != "0.00":
+        _row(t, "new commitment fees", a["commitment_fees"], b["commitment_fees"])
+    _row(t, "infeasible", len(a["infeasible"]), len(b["infeasible"]))
+    _row(t, "unplaced", len(a["unplaced"]), len(b["unplaced"]))
+    _row(t, "policies binding", len(a["binding"]), len(b["binding"]))
+    app.out.print(t)
+    for key, label in (
+        ("newly_infeasible", "newly infeasible"),
+        ("newly_unplaced", "newly unplaced"),
+        ("policies_binding_added", "policies that start to bind"),
+        ("policies_binding_released", "policies that stop binding"),
+    ):
+        if r[key]:
+            app.out.print(f"{label}: {', '.join(r[key])}", markup=False)
+    for c in b["commitments"]:
+        app.out.print(
+            f"  commitment {c['name']}: {c['used']:.0%} used, credit {c['credit']} USD/month",
+            markup=False,
+        )
+    for item in b["binding"]:
+        app.out.print(f"  binds in scenario: {item['policy']}: {item['why']}", markup=False)
+    for item in b["infeasible"][:10]:
+        app.out.print(f"  infeasible in scenario: {item['workload']}: {item['text']}", markup=False)
+    if b["error"]:
+        app.out.print(f"scenario plan failed: {b['error']}", markup=False)
+    app.out.print("The live store was not written (simulate records nothing).")
+
+
+COMMANDS: list[click.Command] = [simulate]

@@ -1,0 +1,56 @@
+"""Baseline beside scenario, as JSON-ready data: both outcomes and what changed."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from optimizer.simulate.load import LoadedScenario
+from optimizer.simulate.outcome import Outcome
+from optimizer.simulate.scenario import describe
+
+
+def _delta(a: Decimal, b: Decimal) -> str:
+    return str(b - a)
+
+
+def compare(
+    loaded: LoadedScenario, baseline: Outcome, what_if: Outcome, applied: list[str]
+) -> dict[str, Any]:
+    """The report `optimizer simulate` prints (and emits with --json)."""
+    s = loaded.scenario
+    clouds = sorted(set(baseline.per_cloud) | set(what_if.per_cloud))
+    infeasible_before = {i["workload"] for i in baseline.infeasible}
+    binding_before = {b["policy"] for b in baseline.binding}
+    binding_after = {b["policy"] for b in what_if.binding}
+    return {
+        "scenario": {
+            "name": s.name,
+            "description": s.description,
+            "file": loaded.source,
+            "changes": [describe(c) for c in s.changes],
+            "applied": applied,
+        },
+        "baseline": baseline.as_dict(),
+        "what_if": what_if.as_dict(),
+        "delta": {
+            "monthly_cost": _delta(baseline.monthly_cost, what_if.monthly_cost),
+            "one_off_usd": _delta(baseline.one_off_usd, what_if.one_off_usd),
+            "moves": what_if.moves - baseline.moves,
+            "monthly_savings": _delta(baseline.monthly_savings, what_if.monthly_savings),
+            "tiering_savings": _delta(baseline.tiering_savings, what_if.tiering_savings),
+            "per_cloud": {
+                c: _delta(
+                    baseline.per_cloud.get(c, Decimal(0)), what_if.per_cloud.get(c, Decimal(0))
+                )
+                for c in clouds
+            },
+        },
+        "newly_infeasible": sorted(
+            i["workload"] for i in what_if.infeasible if i["workload"] not in infeasible_before
+        ),
+        "newly_unplaced": sorted(set(what_if.unplaced) - set(baseline.unplaced)),
+        "policies_binding_added": sorted(binding_after - binding_before),
+        "policies_binding_released": sorted(binding_before - binding_after),
+        "live_store_written": False,
+    }
