@@ -19,6 +19,7 @@ from collectors.gcp.settings import GcpSource
 from forecasts.engine import EngineChoice
 from forecasts.job import Settings as ForecastSettings
 from optimizer.apply.settings import ApplySettings
+from optimizer.report.settings import ReportSettings
 from placement.sizing import SizingSettings
 from store.errors import ConfigError
 
@@ -117,6 +118,7 @@ class Config(_Strict):
     sizing: SizingConfig = SizingConfig()
     forecast: ForecastConfig = ForecastConfig()
     apply: ApplySettings = ApplySettings()
+    report: ReportSettings = ReportSettings()
     sources: list[Source] = Field(default_factory=list)
     base_dir: Path = Path(".")
 
