@@ -18,6 +18,7 @@ from collectors.azure.settings import AzureSource
 from collectors.gcp.settings import GcpSource
 from forecasts.engine import EngineChoice
 from forecasts.job import Settings as ForecastSettings
+from optimizer.daemon.settings import DaemonSettings
 from optimizer.apply.settings import ApplySettings
 from optimizer.report.settings import ReportSettings
 from placement.sizing import SizingSettings
@@ -52,7 +53,18 @@ class PolicySettings(_Strict):
 
 
 class RunSettings(_Strict):
+    """`[run]`: the nightly run (docs/operations.md). The `run` lock's ttl is renewed
+    every `heartbeat_seconds`; a run whose process died elsewhere frees it at expiry."""
+
     stale_after_hours: float = Field(default=48.0, gt=0)
+    lock_ttl_seconds: float = Field(default=120.0, ge=10)
+    heartbeat_seconds: float = Field(default=15.0, gt=0)
+
+    @model_validator(mode="after")
+    def _beats_within_ttl(self) -> RunSettings:
+        if self.heartbeat_seconds * 2 > self.lock_ttl_seconds:
+            raise ValueError("heartbeat_seconds must be at most half of lock_ttl_seconds")
+        return self
 
 
 class SizingConfig(_Strict):
@@ -117,6 +129,7 @@ class Config(_Strict):
     policies: PolicySettings = PolicySettings()
     sizing: SizingConfig = SizingConfig()
     forecast: ForecastConfig = ForecastConfig()
+    daemon: DaemonSettings = DaemonSettings()
     apply: ApplySettings = ApplySettings()
     report: ReportSettings = ReportSettings()
     sources: list[Source] = Field(default_factory=list)

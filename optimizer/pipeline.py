@@ -6,27 +6,24 @@ its status and timing. Stages that are not built yet say so; they are never fake
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from collectors.focus.ingest import ingest_file
 from optimizer.config import Config, FocusSource
-from optimizer.stages import NOT_BUILT, STAGES
+from optimizer.stages import STAGES
 from store.errors import OptimizerError
-from store.models import Run
-from store.types import utcnow
 
 
 @dataclass
 class StageResult:
     name: str
-    status: str  # ok | partial | failed | not_built
+    status: str  # ok | partial | failed | not_built | skipped (resumed) | aborted
     seconds: float = 0.0
     detail: str = ""
     data: dict[str, Any] = field(default_factory=dict)
@@ -165,11 +162,18 @@ def plan_stage(engine: Engine, config: Config, hooks: Hooks) -> StageResult:
         engine, load_policies(path), policies_sha256(path), sizing=config.sizing.settings()
     )
     gap = "-" if solution.gap is None else f"{solution.gap:.2%}"
+    savings = sum((Decimal(r["monthly_savings"]) for r in recs), Decimal(0))
     return StageResult(
         "plan",
         "ok",
-        detail=f"plan {plan_id}: {len(recs)} recommendation(s), gap {gap} to the LP bound",
-        data={"plan_id": plan_id, "recommendations": len(recs), "gap": solution.gap},
+        detail=f"plan {plan_id}: {len(recs)} recommendation(s), "
+        f"${savings:,.2f}/month, gap {gap} to the LP bound",
+        data={
+            "plan_id": plan_id,
+            "recommendations": len(recs),
+            "gap": solution.gap,
+            "monthly_savings_usd": str(savings),
+        },
     )
 
 
@@ -188,48 +192,9 @@ def run_pipeline(
     on_stage: Callable[[StageResult], None] | None = None,
     hooks: Hooks | None = None,
 ) -> tuple[int, list[StageResult]]:
-    """Run the stages in order and record the run; returns (run id, results)."""
-    run_table = Run.__table__  # type: ignore[attr-defined]
-    with engine.begin() as conn:
-        inserted = conn.execute(
-            sa.insert(run_table).values(kind="nightly", started_at=utcnow(), status="running")
-        ).inserted_primary_key
-        assert inserted is not None
-        run_id = inserted[0]
-    results: list[StageResult] = []
-    for name in stages:
-        fn = BUILT.get(name)
-        if fn is None:
-            result = StageResult(name, "not_built", detail=f"arrives with issue {NOT_BUILT[name]}")
-        else:
-            started = time.perf_counter()
-            try:
-                result = fn(engine, config, hooks or Hooks())
-            except OptimizerError as exc:
-                result = StageResult(name, "failed", detail=exc.message, exit_code=exc.exit_code)
-            result.seconds = time.perf_counter() - started
-        results.append(result)
-        if on_stage:
-            on_stage(result)
-    statuses = {r.status for r in results}
-    overall = "failed" if "failed" in statuses else ("partial" if "partial" in statuses else "ok")
-    with engine.begin() as conn:
-        conn.execute(
-            sa.update(run_table)
-            .where(run_table.c.id == run_id)
-            .values(
-                finished_at=utcnow(),
-                status=overall,
-                stages=[
-                    {
-                        "name": r.name,
-                        "status": r.status,
-                        "seconds": round(r.seconds, 3),
-                        "detail": r.detail,
-                        **r.data,
-                    }
-                    for r in results
-                ],
-            )
-        )
-    return int(run_id), results
+    """Run the stages in order and record the run; returns (run id, results).
+    The whole story (lock, resume, stop, stale guard): optimizer/nightly.py."""
+    from optimizer.nightly import run_nightly
+
+    outcome = run_nightly(engine, config, stages, on_stage=on_stage, hooks=hooks)
+    return outcome.run_id, outcome.results

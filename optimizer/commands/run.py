@@ -12,6 +12,7 @@ from optimizer.stages import NOT_BUILT, STAGES
 from store.errors import OptimizerError, StageNotBuilt
 
 if TYPE_CHECKING:
+    from optimizer.nightly import Outcome
     from optimizer.pipeline import StageResult
 
 
@@ -21,7 +22,15 @@ class StageFailed(OptimizerError):
     kind = "run failed"
 
 
-STYLE = {"ok": "green", "partial": "yellow", "failed": "red", "not_built": "dim"}
+STYLE = {
+    "ok": "green",
+    "partial": "yellow",
+    "failed": "red",
+    "not_built": "dim",
+    "skipped": "cyan",
+    "aborted": "red",
+}
+LABEL = {"not_built": "not built yet", "skipped": "done before"}
 
 
 @click.command()
@@ -36,9 +45,23 @@ STYLE = {"ok": "green", "partial": "yellow", "failed": "red", "not_built": "dim"
     is_flag=True,
     help="Run the stages that exist and record the others as not built, instead of refusing.",
 )
+@click.option(
+    "--fresh",
+    is_flag=True,
+    help="After a crash, redo every stage instead of resuming where the crashed run stopped.",
+)
+@click.option(
+    "--allow-stale",
+    is_flag=True,
+    help="Plan even when a source's newest data is older than [run] stale_after_hours.",
+)
 @pass_app
-def run(app: AppContext, stages: str, skip_unbuilt: bool) -> None:
-    """Run collect → forecast → plan → apply → report once (what the nightly cron calls)."""
+def run(app: AppContext, stages: str, skip_unbuilt: bool, fresh: bool, allow_stale: bool) -> None:
+    """Run collect → forecast → plan → apply → report once (what the nightly cron calls).
+
+    One run at a time (the store's `run` lock). A run that crashed (kill -9, a lost
+    machine) is marked crashed by the next one, which resumes it: the stages it
+    finished today are not redone. Exit 75 when another run holds the lock."""
     wanted = tuple(s.strip() for s in stages.split(",") if s.strip())
     unknown = [s for s in wanted if s not in STAGES]
     if unknown:
@@ -57,14 +80,15 @@ def run(app: AppContext, stages: str, skip_unbuilt: bool) -> None:
             "the GCP collector is not built yet (issue #5): " + ", ".join(cloud),
             fix='run with --skip-unbuilt, or use FOCUS exports ([[sources]] type = "focus")',
         )
-    from optimizer.pipeline import Hooks, run_pipeline
+    from optimizer.nightly import RunOptions, run_nightly
+    from optimizer.pipeline import Hooks
 
     engine = app.engine()
 
     def show(result: StageResult) -> None:
         if app.json_output:
             return
-        label = "not built yet" if result.status == "not_built" else result.status
+        label = LABEL.get(result.status, result.status)
         app.out.print(
             f"  {result.name:<9} [{STYLE[result.status]}]{label:<13}[/] "
             f"{result.seconds:6.2f}s  {result.detail}"
@@ -76,28 +100,43 @@ def run(app: AppContext, stages: str, skip_unbuilt: bool) -> None:
 
     if not app.json_output:
         app.out.print("[bold]optimizer run[/]")
+
+    def started(outcome: Outcome) -> None:
+        if app.json_output:
+            return
+        for dead in outcome.crashed:
+            app.out.print(f"  [yellow]run {dead.run_id} crashed[/] ({dead.reason}): marked crashed")
+        if outcome.resumed_from is not None:
+            app.out.print(
+                f"  resuming run {outcome.resumed_from}: stages it finished today are not "
+                "redone (--fresh redoes them)"
+            )
+
     from optimizer.progress import progress_bar
 
     hooks = Hooks(progress=lambda label, total: progress_bar(app, label, total=total))
-    run_id, results = run_pipeline(engine, config, ordered, on_stage=show, hooks=hooks)
+    options = RunOptions(fresh=fresh, allow_stale=allow_stale)
+    outcome = run_nightly(
+        engine, config, ordered, options, on_stage=show, hooks=hooks, on_start=started
+    )
+    results = outcome.results
     if app.json_output:
         app.emit_json(
             {
-                "run_id": run_id,
-                "stages": [
-                    {
-                        "name": r.name,
-                        "status": r.status,
-                        "seconds": round(r.seconds, 3),
-                        "detail": r.detail,
-                        **r.data,
-                    }
-                    for r in results
+                "run_id": outcome.run_id,
+                "status": outcome.status,
+                "resumed_from": outcome.resumed_from,
+                "crashed": [
+                    {"run_id": c.run_id, "host": c.host, "reason": c.reason}
+                    for c in outcome.crashed
                 ],
+                "stages": outcome.records,
             }
         )
     else:
-        app.out.print(f"Run {run_id} recorded; `optimizer status` shows what the store holds.")
+        app.out.print(
+            f"Run {outcome.run_id} recorded; `optimizer status` shows what the store holds."
+        )
     failed = [r for r in results if r.status in ("failed", "partial")]
     if failed:
         error = StageFailed(
