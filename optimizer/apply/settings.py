@@ -45,6 +45,7 @@ class GcpApplyTarget(_Strict):
     project: str | None = None
     endpoint: str | None = None  # gcp-storage-emulator; anonymous credentials there
     max_attempts: int = Field(default=4, ge=1, le=20)
+    timeout_s: float = Field(default=60.0, gt=0, le=3600)  # per HTTP request
 
 
 class ApplySettings(_Strict):
