@@ -40,7 +40,7 @@ GROUPS: sa.Table = StorageGroup.__table__  # type: ignore[attr-defined]
 
 # decision -> (statuses it may follow, the status it sets)
 DECISIONS = {
-    "approve": (("proposed", "rejected"), "approved"),
+    "approve": (("proposed", "rejected", "failed"), "approved"),
     "reject": (("proposed", "approved"), "rejected"),
 }
 

@@ -189,7 +189,7 @@ def _execute(
             target.execute(call)
             done += 1
     except ApplyError as exc:
-        undone = _undo(change, live, target) if done else "nothing was changed"
+        undone = _undo(change, live, target) if done else "no call had completed"
         outcome.status, outcome.error = "failed", exc
         outcome.detail = f"{exc.message} after {done} of {len(outcome.calls)} call(s); {undone}"
         records.failed(engine, change, change_id, exc, done, undone, by)
