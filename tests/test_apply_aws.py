@@ -188,9 +188,8 @@ def test_blast_radius_defers_what_is_over_the_limits(aws: FakeAws, sqlite_engine
 
 def test_only_one_apply_at_a_time(aws: FakeAws, sqlite_engine: Engine) -> None:
     approved_tiering(sqlite_engine, provider="aws", bucket="xyz")
-    with hold(sqlite_engine, "apply"):
-        with pytest.raises(LockHeld, match="apply"):
-            run_apply(sqlite_engine, settings(aws), execute=True, by="ana")
+    with hold(sqlite_engine, "apply"), pytest.raises(LockHeld, match="apply"):
+        run_apply(sqlite_engine, settings(aws), execute=True, by="ana")
     assert run_apply(sqlite_engine, settings(aws), execute=False, by="ana").outcomes
 
 
