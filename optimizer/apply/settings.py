@@ -58,6 +58,9 @@ class ApplySettings(_Strict):
     # (a lifecycle rule does the same work inside the cloud).
     max_objects_per_change: int = Field(default=1000, ge=1, le=1_000_000)
     lock_ttl_seconds: float = Field(default=900.0, ge=10)
+    # The nightly `optimizer run` applies approved changes only when this is true;
+    # otherwise its apply stage is a dry run that lists the calls.
+    execute_in_run: bool = False
     aws: AwsApplyTarget | None = None
     azure: AzureApplyTarget | None = None
     gcp: GcpApplyTarget | None = None
