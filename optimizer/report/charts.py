@@ -18,7 +18,7 @@ from optimizer.report.model import usd
 PALETTE = ("#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed", "#0891b2", "#db2777",
            "#65a30d", "#9ca3af")  # fmt: skip
 W, H = 960, 320
-LEFT, RIGHT, TOP, BOTTOM = 70, 170, 16, 34
+LEFT, RIGHT, TOP, BOTTOM = 70, 190, 16, 34
 
 Number = Decimal | float | None
 
@@ -106,7 +106,7 @@ def _svg(chart_id: str, label: str, body: list[str], legend: list[tuple[str, str
         y = TOP + 6 + i * 20
         mark = (f'<rect x="{W - RIGHT + 14}" y="{y - 9}" width="14" height="10" fill="{fill}" '
                 f'{style}/>')  # fmt: skip
-        items.append(f'{mark}<text x="{W - RIGHT + 34}" y="{y}">{escape(name[:22])}</text>')
+        items.append(f'{mark}<text x="{W - RIGHT + 34}" y="{y}">{escape(name[:26])}</text>')
     return (
         f'<svg id="{chart_id}" class="chart" role="img" aria-label="{escape(label)}" '
         f'viewBox="0 0 {W} {H}" width="{W}" height="{H}" xmlns="http://www.w3.org/2000/svg" '

@@ -45,8 +45,9 @@ def _change(now: Decimal, before: Decimal) -> str:
     if before == 0:
         return "–"
     pct = (now - before) / before * 100
-    cls = "up" if pct > 0 else "down"
-    return f'<span class="{cls}">{pct:+.1f}%</span>'
+    text = f"{pct:+.1f}%"
+    cls = "" if text in ("+0.0%", "-0.0%") else ("up" if pct > 0 else "down")
+    return f'<span class="{cls}">{text}</span>'
 
 
 def _card(key: str, label: str, value: str) -> str:
