@@ -355,3 +355,49 @@ def test_json_has_every_section(filled: Engine) -> None:
                 "anomalies", "savings", "recommendations", "applied", "freshness"):  # fmt: skip
         assert key in report
     assert report["week"] == {"label": "2026-W47", "start": "2026-11-16", "end": "2026-11-22"}
+
+
+def test_report_stage_writes_a_folder_per_week(sqlite_engine: Engine, tmp_path: Path) -> None:
+    from optimizer.config import load_config
+    from optimizer.pipeline import Hooks
+    from optimizer.report.stage import report_stage
+
+    fill(sqlite_engine)
+    toml = tmp_path / "optimizer.toml"
+    toml.write_text('[report]\nout_dir = "weekly"\nweeks = 2\n')
+    config = load_config(toml)
+    result = report_stage(sqlite_engine, config, Hooks())
+    assert result.status == "ok", result.detail
+    week = result.data["week"]
+    assert (tmp_path / "weekly" / week / "report.html").is_file()
+    assert result.data["out_dir"] == str(tmp_path / "weekly" / week)
+    again = report_stage(sqlite_engine, config, Hooks())  # the same week: rewritten in place
+    assert again.status == "ok" and sorted(p.name for p in (tmp_path / "weekly").iterdir()) == [
+        week
+    ]
+
+
+def test_report_stage_reports_a_failed_delivery_as_partial(
+    sqlite_engine: Engine, tmp_path: Path, hook: tuple[str, type[_Hook]]
+) -> None:
+    from optimizer.config import load_config
+    from optimizer.pipeline import Hooks
+    from optimizer.report.stage import report_stage
+
+    url, handler = hook
+    handler.status = 503
+    toml = tmp_path / "optimizer.toml"
+    toml.write_text(f'[report]\nwebhook_url = "{url}"\n')
+    result = report_stage(sqlite_engine, load_config(toml), Hooks())
+    assert result.status == "partial" and result.exit_code == 3
+    assert "HTTP 503" in result.data["failures"][0]
+
+
+def test_bad_report_config_names_the_field(tmp_path: Path) -> None:
+    from optimizer.config import load_config
+    from store.errors import ConfigError
+
+    toml = tmp_path / "optimizer.toml"
+    toml.write_text('[report.email]\nhost = "smtp"\nsender = "a@b"\n')
+    with pytest.raises(ConfigError, match=r"report\.email\.to"):
+        load_config(toml)
