@@ -9,10 +9,13 @@ GCS rules have no ID or name, so ours is recognised by content:
 - `is_ours(rule, change)`: the rule is exactly `our_rule(change)` (canonical JSON):
   SetStorageClass to the tier, condition age + matchesStorageClass [current tier]
   (+ matchesPrefix [prefix]). Re-runs find it there and make no call.
-- `is_ours(rule)` (no change, for the drift check): any rule of that exact shape. A rule
-  someone wrote by hand with that same shape is indistinguishable and is left out of
-  the drift check; it is never removed by a rollback unless the rollback record shows
-  it was absent before optimizer's apply (see `rollback_calls`).
+- `is_ours(rule)` (no change, for the drift check): any rule of that exact shape
+  (SetStorageClass; condition age, one matchesStorageClass, at most one matchesPrefix,
+  nothing else), so rules optimizer added for other recommendations are not drift.
+What content cannot tell apart, by design and documented in docs/apply-gcp.md: a rule
+someone wrote by hand with exactly our content is taken as ours (apply finds it
+"already in place"; a rollback of that recommendation removes it), and a hand-written
+rule of our shape added since planning is not seen as drift.
 
 A one-off change rewrites each object onto itself with the new storage class
 (objects.rewrite, `ifGenerationMatch` = the generation we listed).
@@ -110,14 +113,13 @@ def _rewrite(bucket: str, key: str, tier: str, generation: int | None) -> Call:
 
 
 def rollback_calls(change: TieringChange, before: LiveState, live: LiveState) -> list[Call]:
-    """Undo our part only: drop our rule (rules added since by others stay) unless the
-    very same rule was already there before we applied (then it is not ours to remove),
-    or rewrite each object we moved back to the class it had, if it is still where we
-    put it."""
+    """Undo our part only: drop our rule (rules added since by others stay), or rewrite
+    each object we moved back to the class it had, if it is still where we put it.
+    (`before` cannot tell whether our rule was someone else's first: after a re-run or a
+    crash between the call and its record, the newest record's `before` holds our rule.)"""
     if change.action == "lifecycle":
         rules = list(live.rules or ())
-        was_there = any(is_ours(r, change) for r in before.rules or ())
-        if was_there or not any(is_ours(r, change) for r in rules):
+        if not any(is_ours(r, change) for r in rules):
             return []
         return [_patch(change.bucket, [r for r in rules if not is_ours(r, change)], live)]
     now = {o.key: o.tier for o in live.objects}
