@@ -32,7 +32,8 @@ TargetFactory = Callable[[str], TieringTarget]
 @dataclass
 class Outcome:
     """What happened to one change (status: planned | applied | already | conflict |
-    refused | failed | deferred | not-attempted)."""
+    refused | failed | deferred | not-attempted | manual: an action optimizer only
+    recommends, such as automatic tiering)."""
 
     change: TieringChange
     status: str
@@ -98,8 +99,16 @@ def drift(change: TieringChange, live: LiveState) -> str | None:
     )
 
 
+APPLIED_ACTIONS = ("lifecycle", "one-off")
+
+
 def prepare(change: TieringChange, target: TieringTarget, settings: ApplySettings) -> Outcome:
     """Read the live state and work out the calls; nothing changes in the cloud."""
+    if change.action not in APPLIED_ACTIONS:
+        msg = f"{change.action!r} ({change.tier}) is recommended, not applied by optimizer"
+        fix = "turn it on in the cloud's console or IaC (S3 Intelligent-Tiering, Azure "
+        fix += "last-access tiering, GCS Autoclass), then reject or let the next plan drop it"
+        return Outcome(change, "manual", detail=f"{msg}: {fix}")
     try:
         live = target.read(change, settings.max_objects_per_change)
     except OptimizerError as exc:
@@ -149,6 +158,8 @@ def run_apply(
             outcome = _prepare_with(change, targets, settings)
             if outcome.status in ("planned", "already"):
                 outcome = _execute(engine, change, outcome, targets, report.apply_id, by)
+            elif outcome.status == "manual":
+                pass  # recommended only: it stays approved, nothing is recorded
             elif outcome.status == "failed" and outcome.error is not None:
                 records.not_reached(engine, change, outcome.error, by)
                 outcome.detail += " (nothing called; it stays approved)"

@@ -16,6 +16,7 @@ STYLE = {
     "deferred": "yellow",
     "not-attempted": "yellow",
     "nothing-to-undo": "dim",
+    "manual": "dim",
     "conflict": "red",
     "refused": "red",
     "failed": "red",
