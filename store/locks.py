@@ -82,7 +82,7 @@ def _refuse(name: str, holder: object, acquired: object, expires: object) -> Loc
         f"the {name!r} lock is held by {holder} since {acquired} (expires {expires})",
         where="store_lock",
         fix="wait for that run to finish; if its process is gone, the lock frees itself "
-        f"at its expiry, or run `optimizer store unlock {name}` once you are sure",
+        f"at its expiry, or run `optimizer unlock {name} --yes` once you are sure",
     )
 
 
@@ -170,7 +170,7 @@ def _unlock(pg: Connection, name: str) -> None:
 
 
 def force_release(engine: Engine, name: str) -> str | None:
-    """`optimizer store unlock NAME`: drop whoever's row; returns the holder it dropped."""
+    """`optimizer unlock NAME`: drop whoever's row; returns the holder it dropped."""
     with engine.begin() as conn:
         row = _holder_row(conn, name)
         conn.execute(TABLE.delete().where(TABLE.c.name == name))

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from store.audit import events
+from store.engine import make_engine
 from store.locks import TABLE, LockHeld, acquire, force_release, hold, release
 from store.types import utcnow
+from tests.conftest import run_cli
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -69,3 +73,16 @@ def test_force_release_names_the_holder(sqlite_engine: Engine) -> None:
     lease = acquire(sqlite_engine, "apply")
     assert force_release(sqlite_engine, "apply") == lease.holder
     assert force_release(sqlite_engine, "apply") is None
+
+
+def test_unlock_command_needs_yes_and_is_audited(tmp_path: Path) -> None:
+    db = str(tmp_path / "s.db")
+    assert run_cli("--db", db, "init").returncode == 0
+    engine = make_engine(f"sqlite:///{db}")
+    lease = acquire(engine, "apply")
+    refused = run_cli("--db", db, "unlock", "apply")
+    assert refused.returncode == 2 and "--yes" in refused.stderr
+    done = run_cli("--db", db, "--json", "unlock", "apply", "--yes")
+    assert done.returncode == 0 and lease.holder in done.stdout
+    with engine.connect() as conn:
+        assert [e.action for e in events(conn)][-1] == "unlock"

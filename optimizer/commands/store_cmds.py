@@ -1,4 +1,4 @@
-"""`optimizer init` and `optimizer status`."""
+"""`optimizer init`, `optimizer status` and `optimizer unlock`."""
 
 from __future__ import annotations
 
@@ -97,4 +97,30 @@ def status(app: AppContext) -> None:
     app.out.print(table)
 
 
-COMMANDS = [init, status]
+@click.command()
+@click.argument("name", type=click.Choice(["apply", "run"]))
+@click.option("--yes", is_flag=True, help="Confirm that the holder's process is gone.")
+@pass_app
+def unlock(app: AppContext, name: str, yes: bool) -> None:
+    """Free a store lock whose holder died (SQLite keeps it until it expires;
+    PostgreSQL frees it by itself). Only when you are sure the holder is gone."""
+    from optimizer.audit_events import record
+    from store.errors import ConfigError
+    from store.locks import force_release
+
+    if not yes:
+        raise ConfigError(
+            f"unlocking {name!r} lets a second process run beside its holder",
+            fix="make sure the holder the lock error named is gone, then add --yes",
+        )
+    engine = app.engine()
+    holder = force_release(engine, name)
+    if holder is not None:
+        record(engine, "unlock", f"lock:{name}", {"holder": holder})
+    if app.json_output:
+        app.emit_json({"lock": name, "released": holder})
+    else:
+        app.out.print(f"{name}: " + (f"released (was held by {holder})" if holder else "not held"))
+
+
+COMMANDS = [init, status, unlock]
