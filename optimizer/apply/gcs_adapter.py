@@ -11,6 +11,7 @@ object is already as wanted, the first attempt did land and the call succeeded.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -61,8 +62,10 @@ def _error(exc: Exception, operation: str, target: str, endpoint: str | None) ->
             "(it re-reads), or re-collect and re-plan",
         )
     if isinstance(exc, TRANSIENT):
+        errno = re.search(r"\[Errno -?\d+\][^\"')]*", str(exc))
+        why = errno.group(0).strip() if errno else str(exc)[:200]
         return ApplyUnreachable(
-            f"{type(exc).__name__}: {exc}",
+            f"{type(exc).__name__} reaching {endpoint or 'storage.googleapis.com'}: {why}",
             where=where,
             fix=f"check the network, GCS status, or [apply.gcp] endpoint ({endpoint or 'default'})",
         )
