@@ -243,7 +243,26 @@ def _audit(conn: Connection, plan: Plan, recs: list[Rec], kept: int, superseded:
             "by_kind": by_kind,
         },
     }
+    _policy_change(conn, plan)
     record(conn, "plan", f"plan:{plan.id}", details)
+
+
+def _policy_change(conn: Connection, plan: Plan) -> None:
+    """A plan made under another policy file than the previous plan: the policy change
+    is a state change of its own in the audit log (the file itself lives outside the
+    store, so the plan that first uses it is where the change becomes visible)."""
+    table = Plan.__table__  # type: ignore[attr-defined]
+    before = conn.execute(
+        sa.select(table.c.id, table.c.policies_sha256)
+        .where(sa.and_(table.c.id < plan.id, table.c.kind == plan.kind))
+        .order_by(table.c.id.desc())
+        .limit(1)
+    ).first()
+    if before is None or before.policies_sha256 == plan.policies_sha256:
+        return
+    record(conn, "policy.change", "policies",
+           {"from_sha256": before.policies_sha256, "to_sha256": plan.policies_sha256,
+            "previous_plan": before.id, "plan_id": plan.id})  # fmt: skip
 
 
 def plan_tiering(engine: Engine, policy_file: PolicyFile) -> tuple[list[Rec], dict[str, Any]]:

@@ -134,3 +134,15 @@ policies:
 """)
     run_plan(demo_store, no_tiering, None, time_limit_s=20)
     assert statuses(demo_store)[rec["id"]][0] == "superseded"  # never applied stale
+
+
+def test_a_plan_under_another_policy_file_records_a_policy_change(demo_store: Engine) -> None:
+    run_plan(demo_store, NO_POLICIES, "aaa", time_limit_s=20)
+    run_plan(demo_store, NO_POLICIES, "aaa", time_limit_s=20)  # same file: no event
+    run_plan(demo_store, NO_POLICIES, "bbb", time_limit_s=20)
+    with demo_store.connect() as conn:
+        changes = [e.details for e in events(conn) if e.action == "policy.change"]
+        assert verify(conn).ok
+    assert len(changes) == 1
+    assert changes[0] is not None
+    assert (changes[0]["from_sha256"], changes[0]["to_sha256"]) == ("aaa", "bbb")
