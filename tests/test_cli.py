@@ -119,7 +119,8 @@ def test_run_collects_configured_focus_sources(db: str, tmp_path: Path) -> None:
     config.write_text('[[sources]]\ntype = "focus"\nname = "finance"\npaths = ["exports/*.csv"]\n')
     refused = cli("--db", db, "--config", str(config), "run")
     assert refused.returncode == 69 and "--skip-unbuilt" in refused.stderr
-    out = cli("--db", db, "--config", str(config), "--json", "run", "--skip-unbuilt")
+    run = ("run", "--skip-unbuilt", "--allow-stale")  # the rows are from 2024: stale data
+    out = cli("--db", db, "--config", str(config), "--json", *run)
     assert out.returncode == 2, out.stderr  # the plan stage has no policy file: a config error
     assert "plan: no policy file" in out.stderr
     stages = {s["name"]: s for s in json.loads(out.stdout)["stages"]}
@@ -130,7 +131,7 @@ def test_run_collects_configured_focus_sources(db: str, tmp_path: Path) -> None:
     examples = Path(__file__).resolve().parents[1] / "examples" / "policies"
     (tmp_path / "policies.yaml").write_text((examples / "spot.yaml").read_text())
     config.write_text(config.read_text() + '\n[policies]\npath = "policies.yaml"\n')
-    planned = cli("--db", db, "--config", str(config), "--json", "run", "--skip-unbuilt")
+    planned = cli("--db", db, "--config", str(config), "--json", *run)
     assert planned.returncode == 0, planned.stderr
     stages = {s["name"]: s for s in json.loads(planned.stdout)["stages"]}
     assert stages["plan"]["status"] == "ok" and stages["plan"]["plan_id"] == 1

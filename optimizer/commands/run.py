@@ -95,6 +95,8 @@ def run(app: AppContext, stages: str, skip_unbuilt: bool, fresh: bool, allow_sta
         )
         for problem in result.data.get("failures", []):
             app.out.print(f"            [red]✗[/] {problem}")
+        if result.status == "failed" and result.data.get("fix"):
+            app.out.print(f"            To fix: {result.data['fix']}")
         for pending in result.data.get("not_built", []):
             app.out.print(f"            [dim]– {pending}[/]")
 
@@ -141,7 +143,8 @@ def run(app: AppContext, stages: str, skip_unbuilt: bool, fresh: bool, allow_sta
     if failed:
         error = StageFailed(
             "stage(s) failed: " + "; ".join(f"{r.name}: {r.detail}" for r in failed),
-            fix="fix what is named above and run again: every stage is idempotent, "
+            fix=failed[0].data.get("fix")
+            or "fix what is named above and run again: every stage is idempotent, "
             "nothing is counted twice",
         )
         error.exit_code = failed[0].exit_code or 1
