@@ -75,8 +75,14 @@ def _print(app: AppContext, r: dict[str, Any]) -> None:
     _row(t, "status", a["status"], b["status"])
     _row(t, "monthly cost", a["monthly_cost"], b["monthly_cost"], d["monthly_cost"])
     for cloud, delta in d["per_cloud"].items():
-        _row(t, f"  {cloud}", a["per_cloud"].get(cloud, "0"), b["per_cloud"].get(cloud, "0"), delta)
-    _row(t, "today's placement", a["current_monthly_cost"], b["current_monthly_cost"])
+        _row(
+            t,
+            f"  {cloud}",
+            a["per_cloud"].get(cloud, "0.00"),
+            b["per_cloud"].get(cloud, "0.00"),
+            delta,
+        )
+    _row(t, "today's placement", a["current_monthly_cost"], b["current_monthly_cost"])  # priced
     _row(t, "one-off (moves)", a["one_off_usd"], b["one_off_usd"], d["one_off_usd"])
     _row(t, "moves", a["moves"], b["moves"], d["moves"])
     _row(t, "savings found", a["monthly_savings"], b["monthly_savings"], d["monthly_savings"])
@@ -95,15 +101,24 @@ def _print(app: AppContext, r: dict[str, Any]) -> None:
     ):
         if r[key]:
             app.out.print(f"{label}: {', '.join(r[key])}", markup=False)
-    for c in b["commitments"]:
-        app.out.print(
-            f"  commitment {c['name']}: {c['used']:.0%} used, credit {c['credit']} USD/month",
-            markup=False,
-        )
-    for item in b["binding"]:
-        app.out.print(f"  binds in scenario: {item['policy']}: {item['why']}", markup=False)
+    before = {c["name"]: c for c in a["commitments"]}
+    pools = [c for c in b["commitments"] if before.get(c["name"]) != c]
+    if pools:
+        t = Table(title="commitments that changed", show_header=True)
+        for col in ("commitment", "used", "credit USD/month"):
+            t.add_column(col, justify="left" if col == "commitment" else "right")
+        for c in pools:
+            t.add_row(c["name"], f"{c['used']:.0%}", c["credit"])
+        app.out.print(t)
+    if b["binding"]:
+        t = Table(title="policies binding in the scenario", show_header=True)
+        t.add_column("policy")
+        t.add_column("why")
+        for item in b["binding"]:
+            t.add_row(item["policy"], item["why"])
+        app.out.print(t)
     for item in b["infeasible"][:10]:
-        app.out.print(f"  infeasible in scenario: {item['workload']}: {item['text']}", markup=False)
+        app.out.print(f"infeasible in scenario: {item['workload']}: {item['text']}", markup=False)
     if b["error"]:
         app.out.print(f"scenario plan failed: {b['error']}", markup=False)
     app.out.print("The live store was not written (simulate records nothing).")

@@ -40,7 +40,7 @@ class Outcome:
     status: str  # ok | partial | infeasible
     monthly_cost: Decimal = Decimal(0)  # compute + spot risk − commitment credit + new fees
     one_off_usd: Decimal = Decimal(0)  # moves (egress + fixed cost)
-    current_monthly_cost: Decimal = Decimal(0)  # today's placement, where it still exists
+    current_monthly_cost: Decimal = Decimal(0)  # today's placement, where its offer exists
     per_cloud: dict[str, Decimal] = field(default_factory=dict)
     placed: dict[str, int] = field(default_factory=dict)  # "aws:eu-west-1" -> replicas
     moves: int = 0
@@ -162,12 +162,15 @@ def _per_cloud(
 
 
 def _current(problem: Problem) -> int:
-    total = 0
-    for d in problem.demands:
-        if d.current_offer_id is not None:
-            o = problem.offer(d.current_offer_id)
-            total += d.replicas * o.hourly_micro_usd * problem.horizon_hours
-    return total
+    """Today's placement at the prices (and commitment credit) of this problem; workloads
+    whose offer is gone (a lost region) or that are infeasible are not in it."""
+    today = {
+        d.id: ((d.current_offer_id, d.replicas),)
+        for d in problem.demands
+        if d.current_offer_id is not None
+    }
+    cost = plan_cost(problem, today)
+    return cost.compute + cost.risk - cost.credit
 
 
 def _binding(problem: Problem, solution: Solution, acting: list[Any]) -> tuple[dict[str, str], ...]:
