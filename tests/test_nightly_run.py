@@ -97,14 +97,21 @@ def test_a_held_lock_refuses_a_second_run_and_a_dead_holder_is_taken_over(
 ) -> None:
     with hold(sqlite_engine, "run"), pytest.raises(LockHeld, match="'run' lock is held"):
         run_nightly(sqlite_engine, fresh_source, ("collect",))
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)  # fmt: skip
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     holder = f"{this_process().split(':')[0]}:{dead.stdout.strip()}:abcd1234"
     assert gone(holder) and not gone(this_process()) and not gone("elsewhere:1:x")
     now = utcnow()
     with sqlite_engine.begin() as conn:
-        conn.execute(LOCKS.insert().values(name="run", holder=holder, acquired_at=now,
-                                           expires_at=now + timedelta(hours=1)))  # fmt: skip
+        conn.execute(
+            LOCKS.insert().values(
+                name="run", holder=holder, acquired_at=now, expires_at=now + timedelta(hours=1)
+            )
+        )
     assert run_nightly(sqlite_engine, fresh_source, ("collect",)).status == "ok"
 
 
@@ -157,8 +164,9 @@ def test_a_resumed_run_that_crashes_again_keeps_what_the_first_one_did(
     sqlite_engine: Engine, fresh_source: Config
 ) -> None:
     now = utcnow().isoformat()
-    first = _crashed_run(sqlite_engine, [{"name": "collect", "status": "ok", "finished_at": now}],
-                         host="gone:1")  # fmt: skip
+    first = _crashed_run(
+        sqlite_engine, [{"name": "collect", "status": "ok", "finished_at": now}], host="gone:1"
+    )
     with sqlite_engine.begin() as conn:
         conn.execute(sa.text("UPDATE run SET status = 'crashed' WHERE id = :i"), {"i": first})
     skipped = {"name": "collect", "status": "skipped", "done_in_run": first, "done_at": now}

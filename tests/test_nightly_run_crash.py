@@ -84,10 +84,23 @@ def _kill_then_resume(
     db, config = store
     engine = make_engine(f"sqlite:///{db}")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "optimizer.cli", "--db", db, "--config", config,
-         "run", "--stages", STAGES],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "optimizer.cli",
+            "--db",
+            db,
+            "--config",
+            config,
+            "run",
+            "--stages",
+            STAGES,
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         _wait_for(engine, proc, when)
         os.kill(proc.pid, signal.SIGKILL)
