@@ -401,3 +401,61 @@ def test_bad_report_config_names_the_field(tmp_path: Path) -> None:
     toml.write_text('[report.email]\nhost = "smtp"\nsender = "a@b"\n')
     with pytest.raises(ConfigError, match=r"report\.email\.to"):
         load_config(toml)
+
+
+def test_email_over_starttls_with_login(
+    sqlite_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A relay that requires STARTTLS (a private CA, from trustme) and SMTP AUTH."""
+    import ssl
+
+    import trustme
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    class Keep:
+        def __init__(self) -> None:
+            self.count = 0
+
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            self.count += 1
+            return "250 OK"
+
+    def check(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+        ok = isinstance(data, LoginPassword) and (data.login, data.password) == (
+            b"finops", b"s3cret"
+        )  # fmt: skip
+        return AuthResult(success=ok)
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cert.configure_cert(server_tls)
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    keep = Keep()
+    smtp = Controller(
+        keep, hostname="127.0.0.1", port=port, tls_context=server_tls,
+        require_starttls=True, authenticator=check, auth_require_tls=True,
+    )  # fmt: skip
+    smtp.start()
+    monkeypatch.setenv("REPORT_SMTP_PASSWORD", "s3cret")
+    base = {"host": "127.0.0.1", "port": port, "sender": "finops@example.com",
+            "to": ["cfo@example.com"], "username": "finops",
+            "password_env": "REPORT_SMTP_PASSWORD"}  # fmt: skip
+    try:
+        plain = make_report(sqlite_engine, ReportSettings(email=EmailSettings(**base)), tmp_path)
+        secure = EmailSettings(**base, starttls=True, ca_file=str(ca_file))
+        sent = make_report(sqlite_engine, ReportSettings(email=secure), tmp_path)
+        monkeypatch.setenv("REPORT_SMTP_PASSWORD", "wrong")
+        # smtplib tries LOGIN after PLAIN fails and aiosmtpd then stays silent: a short wait
+        quick = secure.model_copy(update={"timeout_seconds": 2.0})
+        refused = make_report(sqlite_engine, ReportSettings(email=quick), tmp_path)
+    finally:
+        smtp.stop()
+    assert plain.failures and "refused" in plain.failures[0]  # no STARTTLS: the relay says no
+    assert sent.failures == () and keep.count == 1
+    assert refused.failures and "refused" in refused.failures[0]

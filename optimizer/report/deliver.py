@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import smtplib
+import ssl
 import urllib.error
 import urllib.request
 from email.message import EmailMessage
@@ -81,7 +82,7 @@ def send_email(settings: EmailSettings, subject: str, text: str, html_path: Path
     try:
         with smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout_seconds) as smtp:
             if settings.starttls:
-                smtp.starttls()
+                smtp.starttls(context=ssl.create_default_context(cafile=settings.ca_file))
             if settings.username:
                 smtp.login(settings.username, _password(settings))
             refused = smtp.send_message(message)

@@ -25,6 +25,7 @@ class EmailSettings(_Strict):
     starttls: bool = False
     username: str | None = None
     password_env: str | None = None  # the environment variable holding the password
+    ca_file: str | None = None  # a private relay's CA bundle for STARTTLS (default: system)
     timeout_seconds: float = Field(default=30.0, gt=0)
 
     @model_validator(mode="after")
