@@ -36,6 +36,9 @@ class AzureApplyTarget(_Strict):
     # Name of an environment variable holding the account key (emulators only: Azurite's
     # well-known key). Unset = DefaultAzureCredential (Storage Blob Data Contributor).
     account_key_env: str | None = None
+    # Name of an environment variable holding a SAS token for the Blob service (a
+    # delegated, narrowly scoped token); wins over account_key_env when set.
+    sas_token_env: str | None = None
     max_attempts: int = Field(default=4, ge=1, le=20)
 
 
