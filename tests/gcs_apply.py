@@ -20,6 +20,8 @@ from google.cloud import storage  # type: ignore[import-untyped]
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from optimizer.apply.changes import Call, LiveState
+from optimizer.apply.target import TieringTarget
 from store.models import Plan, Recommendation, StorageGroup
 from tests.gcp_storage import free_port
 
@@ -135,3 +137,33 @@ def gcs_emulator_fixture() -> Iterator[Emulator]:
     finally:
         server.wipe()
         emulator.stop()
+
+
+def put(emu: Emulator, bucket: str, names: list[str], tier: str) -> dict[str, int]:
+    b = emu.client().bucket(bucket)
+    for name in names:
+        blob = b.blob(name)
+        blob.storage_class = tier
+        blob.upload_from_string(b"x" * 10)
+    return {n: int(b.get_blob(n).generation) for n in names}
+
+
+def objects(emu: Emulator, bucket: str) -> dict[str, tuple[str, int]]:
+    return {o.name: (o.storage_class, int(o.generation)) for o in emu.client().list_blobs(bucket)}
+
+
+class FaultAfter:
+    """The real GcsTarget; after `n` calls have been made, `fault` runs (a real one:
+    the emulator stops, or an object is deleted through the SDK)."""
+
+    def __init__(self, inner: TieringTarget, n: int, fault: Any):
+        self.inner, self.n, self.fault, self.made = inner, n, fault, 0
+
+    def read(self, change: Any, max_objects: int) -> LiveState:
+        return self.inner.read(change, max_objects)
+
+    def execute(self, call: Call) -> None:
+        self.inner.execute(call)
+        self.made += 1
+        if self.made == self.n:
+            self.fault()

@@ -17,20 +17,21 @@ from typing import Any
 from click.testing import CliRunner
 from sqlalchemy.engine import Engine
 
-from optimizer.apply.changes import Call, LiveState
 from optimizer.apply.gcs_adapter import GcsTarget
 from optimizer.apply.rollback import run_rollback
 from optimizer.apply.run import run_apply
 from optimizer.apply.settings import ApplySettings, GcpApplyTarget
-from optimizer.apply.target import TieringTarget
 from optimizer.cli import cli
 from store.audit import events, verify
 from tests.conftest import run_cli
 from tests.gcs_apply import (  # noqa: F401 (the fixture)
     Emulator,
+    FaultAfter,
     add_rec,
     changes,
     gcs_emulator_fixture,
+    objects,
+    put,
     rec_status,
     set_status,
 )
@@ -47,6 +48,11 @@ OURS = {
 def settings(emu: Emulator, **limits: Any) -> ApplySettings:
     target = GcpApplyTarget(endpoint=emu.url, project="test", max_attempts=2, timeout_s=10)
     return ApplySettings(gcp=target, **limits)
+
+
+def gcp(s: ApplySettings) -> GcpApplyTarget:
+    assert s.gcp is not None
+    return s.gcp
 
 
 def bucket_with(emu: Emulator, name: str, rules: list[dict[str, Any]] | None) -> Any:
@@ -159,19 +165,6 @@ def test_rules_changed_since_planning_is_a_conflict(
     assert "apply.conflict" in audit_ok(sqlite_engine)
 
 
-def put(emu: Emulator, bucket: str, names: list[str], tier: str) -> dict[str, int]:
-    b = emu.client().bucket(bucket)
-    for name in names:
-        blob = b.blob(name)
-        blob.storage_class = tier
-        blob.upload_from_string(b"x" * 10)
-    return {n: int(b.get_blob(n).generation) for n in names}
-
-
-def objects(emu: Emulator, bucket: str) -> dict[str, tuple[str, int]]:
-    return {o.name: (o.storage_class, int(o.generation)) for o in emu.client().list_blobs(bucket)}
-
-
 def test_one_off_lists_the_right_objects_and_rewrites_each(
     sqlite_engine: Engine, gcs_emulator: Emulator
 ) -> None:
@@ -212,23 +205,6 @@ def test_one_off_lists_the_right_objects_and_rewrites_each(
     ]  # fmt: skip
 
 
-class FaultAfter:
-    """The real GcsTarget; after `n` calls have been made, `fault` runs (a real one:
-    the emulator stops, or an object is deleted through the SDK)."""
-
-    def __init__(self, inner: TieringTarget, n: int, fault: Any):
-        self.inner, self.n, self.fault, self.made = inner, n, fault, 0
-
-    def read(self, change: Any, max_objects: int) -> LiveState:
-        return self.inner.read(change, max_objects)
-
-    def execute(self, call: Call) -> None:
-        self.inner.execute(call)
-        self.made += 1
-        if self.made == self.n:
-            self.fault()
-
-
 def test_object_deleted_half_way_fails_cleanly(
     sqlite_engine: Engine, gcs_emulator: Emulator
 ) -> None:
@@ -238,7 +214,7 @@ def test_object_deleted_half_way_fails_cleanly(
     put(gcs_emulator, "half", ["k1", "k2", "k3"], "STANDARD")
     rec = add_rec(sqlite_engine, "half", action="one-off", tier="ARCHIVE", after_days=0)
     s = settings(gcs_emulator)
-    gone = FaultAfter(GcsTarget(s.gcp), 1, lambda: gcs_emulator.client().bucket("half").blob(
+    gone = FaultAfter(GcsTarget(gcp(s)), 1, lambda: gcs_emulator.client().bucket("half").blob(
         "k2").delete())  # fmt: skip
     report = run_apply(sqlite_engine, s, execute=True, by="a", targets=lambda _: gone)
     [o] = report.outcomes
@@ -261,7 +237,7 @@ def test_emulator_stopped_mid_run(sqlite_engine: Engine, gcs_emulator: Emulator)
                   savings="9")  # fmt: skip
     nxt = add_rec(sqlite_engine, "next", prefix="p/", savings="1")
     s = settings(gcs_emulator)
-    stops = FaultAfter(GcsTarget(s.gcp), 1, gcs_emulator.stop)
+    stops = FaultAfter(GcsTarget(gcp(s)), 1, gcs_emulator.stop)
     report = run_apply(sqlite_engine, s, execute=True, by="a", targets=lambda _: stops)
     got = {o.change.rec_id: o for o in report.outcomes}
     assert got[rec].status == "failed" and type(got[rec].error).__name__ == "ApplyUnreachable"

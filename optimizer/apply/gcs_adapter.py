@@ -143,7 +143,8 @@ class GcsTarget:
             )  # fmt: skip
             for blob in blobs:
                 tier = str(blob.storage_class or bucket.storage_class or "STANDARD")
-                if tier not in wanted or (change.after_days and blob.time_created > cutoff):
+                created = blob.time_created or cutoff
+                if tier not in wanted or (change.after_days and created > cutoff):
                     continue
                 objects.append(LiveObject(blob.name, tier, int(blob.size or 0)))
                 generations.append((blob.name, int(blob.generation)))
