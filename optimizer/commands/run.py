@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import click
+from rich.markup import escape
 
 from optimizer.config import load_config
 from optimizer.context import AppContext, pass_app
@@ -91,14 +92,14 @@ def run(app: AppContext, stages: str, skip_unbuilt: bool, fresh: bool, allow_sta
         label = LABEL.get(result.status, result.status)
         app.out.print(
             f"  {result.name:<9} [{STYLE[result.status]}]{label:<13}[/] "
-            f"{result.seconds:6.2f}s  {result.detail}"
+            f"{result.seconds:6.2f}s  {escape(result.detail)}"
         )
         for problem in result.data.get("failures", []):
-            app.out.print(f"            [red]✗[/] {problem}")
+            app.out.print(f"            [red]✗[/] {escape(problem)}")
         if result.status == "failed" and result.data.get("fix"):
-            app.out.print(f"            To fix: {result.data['fix']}")
+            app.out.print(f"            To fix: {escape(result.data['fix'])}")
         for pending in result.data.get("not_built", []):
-            app.out.print(f"            [dim]– {pending}[/]")
+            app.out.print(f"            [dim]– {escape(pending)}[/]")
 
     if not app.json_output:
         app.out.print("[bold]optimizer run[/]")
