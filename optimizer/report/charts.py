@@ -86,8 +86,8 @@ class Frame:
             y = self.y(v)
             out.append(f'<line x1="{LEFT}" x2="{W - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" '
                        'stroke="#e5e7eb"/>')  # fmt: skip
-            out.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">'
-                       f"${v:,.0f}</text>")  # fmt: skip
+            label = f"${v:,.0f}" if self.top >= 10 else f"${v:,.2f}"
+            out.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{label}</text>')
         for i, d in enumerate(self.days):
             if d.weekday() == 0:
                 x = LEFT + i * self.step
