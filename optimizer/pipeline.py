@@ -50,6 +50,7 @@ def collect_stage(engine: Engine, config: Config, hooks: Hooks) -> StageResult:
     from optimizer.sources_check import NotBuilt, collector_for
 
     files, rows, failures, unbuilt = 0, 0, [], []
+    written = 0  # rows actually written: an unchanged file's rows are not written again
     clouds_ok = 0
     calls: dict[str, int] = {}
     reference = _reference_if_missing(engine, config)
@@ -63,6 +64,7 @@ def collect_stage(engine: Engine, config: Config, hooks: Hooks) -> StageResult:
             summary = collector.collect(engine)
             cloud_run(engine, source.type, summary.as_dict())
             rows += sum(summary.rows.values())
+            written += sum(summary.rows.values())
             for op, n in summary.api_calls.items():
                 calls[op] = calls.get(op, 0) + n
             if summary.status in ("ok", "no_data"):
@@ -83,6 +85,7 @@ def collect_stage(engine: Engine, config: Config, hooks: Hooks) -> StageResult:
                 continue
             file_run(engine, "focus", path, summary_)
             files, rows = files + 1, rows + summary_.rows
+            written += 0 if getattr(summary_, "unchanged", False) else summary_.rows
     detail = f"{len(config.sources)} source(s), {files} file(s), {rows:,} rows"
     if calls:
         detail += f", {sum(calls.values())} cloud API call(s)"
@@ -102,6 +105,7 @@ def collect_stage(engine: Engine, config: Config, hooks: Hooks) -> StageResult:
             "failures": failures,
             "not_built": unbuilt,
             "rows": rows,
+            "rows_written": written,
             "api_calls": calls,
             "reference_loaded": reference,
         },

@@ -66,7 +66,9 @@ class Metrics:
             registry=r,
         )
         self.rows = Counter(
-            "optimizer_rows_collected", "Rows the collect stage wrote, all sources", registry=r
+            "optimizer_rows_collected",
+            "Rows the collect stage wrote (an unchanged file writes none), all sources",
+            registry=r,
         )
         self.last_rows = Gauge(
             "optimizer_last_run_rows_collected",
@@ -104,7 +106,8 @@ class Metrics:
             if r.status in ("failed", "partial"):
                 self.failures.labels(r.name).inc()
         collect = next((r for r in outcome.results if r.name == "collect"), None)
-        rows = int(collect.data.get("rows", 0)) if collect and collect.status != "skipped" else 0
+        ran = collect is not None and collect.status != "skipped"
+        rows = int(collect.data.get("rows_written", 0)) if collect and ran else 0
         self.rows.inc(rows)
         self.last_rows.set(rows)
         self.run_seconds.set(outcome.seconds)
