@@ -106,7 +106,8 @@ def _svg(chart_id: str, label: str, body: list[str], legend: list[tuple[str, str
         y = TOP + 6 + i * 20
         mark = (f'<rect x="{W - RIGHT + 14}" y="{y - 9}" width="14" height="10" fill="{fill}" '
                 f'{style}/>')  # fmt: skip
-        items.append(f'{mark}<text x="{W - RIGHT + 34}" y="{y}">{escape(name[:26])}</text>')
+        short = name if len(name) <= 24 else name[:23] + "…"
+        items.append(f'{mark}<text x="{W - RIGHT + 34}" y="{y}">{escape(short)}</text>')
     return (
         f'<svg id="{chart_id}" class="chart" role="img" aria-label="{escape(label)}" '
         f'viewBox="0 0 {W} {H}" width="{W}" height="{H}" xmlns="http://www.w3.org/2000/svg" '

@@ -133,7 +133,7 @@ def render(data: ReportData) -> str:
         "<h2>Savings found, by kind</h2>",
         savings_chart if kinds else "",
         tables.savings(data.savings),
-        f"<h2>Top {len(data.recommendations)} recommendations</h2>",
+        f"<h2>Top {len(data.recommendations) or ''} recommendations</h2>".replace("  ", " "),
         tables.recommendations(data.recommendations),
         "<h2>Applied and rolled back this week</h2>",
         tables.applied(data.applied),
