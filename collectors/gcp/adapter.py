@@ -340,7 +340,7 @@ class GcpApi:
             for b in listed:
                 out.append({"name": b.name, "project": project, "location": b.location,
                             "storage_class": b.storage_class,
-                            "lifecycle_rules": [dict(r) for r in b.lifecycle_rules]})  # fmt: skip
+                            "lifecycle_rules": _raw_rules(b)})  # fmt: skip
         return out
 
     def objects(self, bucket: str) -> list[dict[str, Any]]:
@@ -354,3 +354,11 @@ class GcpApi:
 
 def day_param(name: str, day: date) -> tuple[str, str, Any]:
     return name, "DATE", day
+
+
+def _raw_rules(bucket: Any) -> list[dict[str, Any]]:
+    """The bucket's lifecycle rules as the JSON API sent them: the SDK's
+    `lifecycle_rules` drops rule types it does not know (with a warning), and apply
+    compares these rules with the live ones (optimizer/apply/gcs_mapping.py)."""
+    lifecycle = (bucket._properties or {}).get("lifecycle") or {}
+    return [dict(r) for r in lifecycle.get("rule") or []]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -30,8 +29,8 @@ def approved_changes(engine: Engine, ids: Sequence[int] = ()) -> list[TieringCha
             query = query.where(Recommendation.id.in_(sorted(set(ids))))  # type: ignore[union-attr]
         else:
             query = query.where(Recommendation.status == "approved")
-        order = sa.desc(Recommendation.monthly_savings)  # type: ignore[call-overload]
-        recs = list(session.exec(query.order_by(order)))
+        # Money is text on SQLite: sorted here as Decimal, largest saving first.
+        recs = sorted(session.exec(query), key=lambda r: (-r.monthly_savings, r.id or 0))
         if ids:
             _check_named(engine, ids, recs)
         names = {r.subject for r in recs}

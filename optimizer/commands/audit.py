@@ -34,11 +34,8 @@ def verify_cmd(app: AppContext, as_json: bool) -> None:
     app.json_output = app.json_output or as_json
     with app.engine().connect() as conn:
         report = verify(conn)
-        actions: dict[str, int] = dict(
-            conn.execute(sa.select(TABLE.c.action, sa.func.count()).group_by(TABLE.c.action))
-            .tuples()
-            .all()
-        )
+        counted = conn.execute(sa.select(TABLE.c.action, sa.func.count()).group_by(TABLE.c.action))
+        actions: dict[str, int] = {str(row[0]): int(row[1]) for row in counted}
     if app.json_output:
         app.emit_json({**report.as_dict(), "actions": dict(sorted(actions.items()))})
     elif report.ok:
