@@ -75,28 +75,28 @@ def runs(engine: Engine) -> list[sa.Row[tuple[object, ...]]]:
 
 
 def test_each_stage_is_recorded_with_timings_host_and_an_audit_event(
-    sqlite_engine: Engine, fresh_source: Config
+    engine: Engine, fresh_source: Config
 ) -> None:
-    out = run_nightly(sqlite_engine, fresh_source, ("collect",))
+    out = run_nightly(engine, fresh_source, ("collect",))
     assert out.status == "ok" and [r.status for r in out.results] == ["ok"]
-    (row,) = runs(sqlite_engine)
+    (row,) = runs(engine)
     assert row.status == "ok" and row.host == this_process() and row.resumed_from is None
     assert row.finished_at is not None and row.heartbeat_at is not None
     stages = json.loads(row.stages)
     assert [s["name"] for s in stages] == ["collect"]
     assert stages[0]["rows"] == 40 and stages[0]["finished_at"] >= stages[0]["started_at"]
-    with sqlite_engine.connect() as conn:
+    with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(LOCKS)).scalar() == 0
         actions = [r[0] for r in conn.execute(sa.text("SELECT action FROM audit_event"))]
     assert actions == ["collect", "collect", "run"]  # the reference facts, the file, the run
-    assert verified(sqlite_engine)
+    assert verified(engine)
 
 
 def test_a_held_lock_refuses_a_second_run_and_a_dead_holder_is_taken_over(
-    sqlite_engine: Engine, fresh_source: Config
+    engine: Engine, fresh_source: Config
 ) -> None:
-    with hold(sqlite_engine, "run"), pytest.raises(LockHeld, match="'run' lock is held"):
-        run_nightly(sqlite_engine, fresh_source, ("collect",))
+    with hold(engine, "run"), pytest.raises(LockHeld, match="'run' lock is held"):
+        run_nightly(engine, fresh_source, ("collect",))
     dead = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"],
         capture_output=True,
@@ -106,13 +106,13 @@ def test_a_held_lock_refuses_a_second_run_and_a_dead_holder_is_taken_over(
     holder = f"{this_process().split(':')[0]}:{dead.stdout.strip()}:abcd1234"
     assert gone(holder) and not gone(this_process()) and not gone("elsewhere:1:x")
     now = utcnow()
-    with sqlite_engine.begin() as conn:
+    with engine.begin() as conn:
         conn.execute(
             LOCKS.insert().values(
                 name="run", holder=holder, acquired_at=now, expires_at=now + timedelta(hours=1)
             )
         )
-    assert run_nightly(sqlite_engine, fresh_source, ("collect",)).status == "ok"
+    assert run_nightly(engine, fresh_source, ("collect",)).status == "ok"
 
 
 def _crashed_run(engine: Engine, stages: list[dict[str, object]], host: str) -> int:
@@ -131,11 +131,11 @@ def _crashed_run(engine: Engine, stages: list[dict[str, object]], host: str) -> 
 
 @pytest.mark.parametrize("when", ["today", "yesterday", "fresh"])
 def test_a_dead_run_is_marked_crashed_and_resumed(
-    sqlite_engine: Engine, fresh_source: Config, when: str
+    engine: Engine, fresh_source: Config, when: str
 ) -> None:
     done_at = utcnow() - timedelta(days=1 if when == "yesterday" else 0)
     crashed = _crashed_run(
-        sqlite_engine,
+        engine,
         [
             {"name": "collect", "status": "ok", "finished_at": done_at.isoformat()},
             {"name": "forecast", "status": "running", "started_at": done_at.isoformat()},
@@ -143,7 +143,7 @@ def test_a_dead_run_is_marked_crashed_and_resumed(
         host="some-pod-that-was-evicted:4242",
     )
     opts = RunOptions(fresh=when == "fresh")
-    out = run_nightly(sqlite_engine, fresh_source, ("collect", "forecast"), opts)
+    out = run_nightly(engine, fresh_source, ("collect", "forecast"), opts)
     assert [c.run_id for c in out.crashed] == [crashed]
     assert "no heartbeat since" in out.crashed[0].reason
     first = out.results[0].status
@@ -154,10 +154,10 @@ def test_a_dead_run_is_marked_crashed_and_resumed(
         assert first == "ok"
         assert out.resumed_from == (None if when == "fresh" else crashed)
     assert out.results[1].status == "ok" and out.status == "ok"
-    old, new = runs(sqlite_engine)
+    old, new = runs(engine)
     assert old.status == "crashed" and "crashed: no heartbeat" in old.error
     assert new.resumed_from == out.resumed_from
-    assert verified(sqlite_engine)
+    assert verified(engine)
 
 
 def test_a_resumed_run_that_crashes_again_keeps_what_the_first_one_did(
