@@ -95,10 +95,10 @@ def test_one_bad_file_does_not_stop_the_others(db: str, tmp_path: Path) -> None:
     assert payload["failed"][0]["path"].endswith("bad.csv")
 
 
-def test_pending_stage_says_so_and_exits_69(db: str) -> None:
+def test_apply_with_nothing_approved_says_how_to_approve(db: str) -> None:
     out = cli("--db", db, "apply")
-    assert out.returncode == 69
-    assert "not built yet" in out.stderr and out.stdout == ""
+    assert out.returncode == 0, out.stderr
+    assert "Dry run" in out.stdout and "recommendations approve" in out.stdout
 
 
 def test_export_focus(db: str, tmp_path: Path) -> None:
