@@ -30,7 +30,7 @@ from store.migrate import upgrade
 REPO = Path(__file__).resolve().parents[1]
 POLICIES = REPO / "examples" / "policies" / "all.yaml"
 SCENARIOS = sorted((REPO / "examples" / "scenarios").glob("*.yaml"))
-LIMIT = 20.0  # solver seconds per plan, a ceiling: the 40-workload demo solves in ~1 s
+LIMIT = 20.0  # solver seconds per plan, a ceiling: the 24-workload demo solves in < 1 s
 LIVE_TABLES = (
     "plan",
     "recommendation",
@@ -47,12 +47,13 @@ LIVE_TABLES = (
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Engine, Path]]:
-    """A small demo store with one recorded plan, as a live store looks."""
+    """A small demo store (24 workloads: every example still changes something) with one
+    recorded plan, as a live store looks."""
     root = tmp_path_factory.mktemp("simulate")
     path = root / "live.db"
     engine = make_engine(f"sqlite:///{path}")
     upgrade(engine)
-    build_demo(engine, root / "out", workloads=40, storage_groups=4, days=60,
+    build_demo(engine, root / "out", workloads=24, storage_groups=4, days=60,
                end=datetime(2026, 11, 1, tzinfo=UTC))  # fmt: skip
     run_plan(engine, load_policies(POLICIES), None, time_limit_s=LIMIT)
     yield engine, path
