@@ -75,12 +75,6 @@ def run(app: AppContext, stages: str, skip_unbuilt: bool, fresh: bool, allow_sta
             fix="run with --skip-unbuilt to run the stages that exist, or --stages collect",
         )
     config = load_config(app.config_path)
-    cloud = [f"{s.name} ({s.type})" for s in config.sources if s.type == "gcp"]
-    if "collect" in ordered and cloud and not skip_unbuilt:
-        raise StageNotBuilt(
-            "the GCP collector is not built yet (issue #5): " + ", ".join(cloud),
-            fix='run with --skip-unbuilt, or use FOCUS exports ([[sources]] type = "focus")',
-        )
     from optimizer.nightly import RunOptions, run_nightly
     from optimizer.pipeline import Hooks
 
