@@ -98,6 +98,11 @@ def check_makes_sense(loaded: LoadedScenario, report: dict[str, Any]) -> None:
         clouds = sum((money(v) for v in outcome["per_cloud"].values()), Decimal(0))
         fees = money(outcome["commitment_fees"])
         assert abs(clouds + fees - money(outcome["monthly_cost"])) <= Decimal("0.05")
+    d = report["delta"]
+    moved = what_if["placed"] != base["placed"]
+    assert moved or money(d["monthly_cost"]) or money(d["tiering_savings"]) or d["moves"], (
+        "an example scenario should change the plan on the demo estate"
+    )
     changes = [c.value for c in loaded.scenario.changes]
     kinds = {c.kind for c in loaded.scenario.changes}
     for c in changes:
