@@ -19,6 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from placement.lifecycle_rules import rule_effects
 from placement.problem import MICRO
 from placement.tiering import Access, GroupFacts, TierFacts, access_from_daily
 from placement.tiering_prices import CLASSES, UNKNOWN_RETRIEVAL_PER_GB
@@ -155,12 +156,7 @@ def forecast_access(conn: Connection, newest: datetime) -> dict[str, Access]:
 
 def _group(row: Any, as_of: datetime) -> GroupFacts:
     rules = _json(row.lifecycle_rules) or []
-    transitions = tuple(
-        (int(r.get("after_days", 0)), str(r.get("to_tier")))
-        for r in rules
-        if r.get("action") == "transition" and r.get("to_tier")
-    )
-    expires = [int(r["after_days"]) for r in rules if r.get("action") == "expire"]
+    transitions, expires = rule_effects(row.provider, row.bucket, row.prefix or "", rules)
     oldest = row.oldest_object_at
     return GroupFacts(
         name=row.name, provider=row.provider, region=row.region, bucket=row.bucket,
@@ -169,7 +165,7 @@ def _group(row: Any, as_of: datetime) -> GroupFacts:
         oldest_age_days=None if oldest is None
         else max((_naive(as_of) - _naive(oldest)).total_seconds() / 86400, 0.0),
         tags=dict(_json(row.tags) or {}), owner=row.owner, transitions=transitions,
-        expire_after_days=min(expires) if expires else None,
+        expire_after_days=expires,
     )  # fmt: skip
 
 

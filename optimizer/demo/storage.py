@@ -64,22 +64,44 @@ class StorageSpec:
 
 
 def _lifecycle(
-    rng: np.random.Generator, ladder: tuple[str, ...], level: int
+    rng: np.random.Generator, ladder: tuple[str, ...], level: int, provider: str, bucket: str
 ) -> tuple[dict[str, Any], ...]:
+    """Some groups already have a rule moving them one class down, a few also expire
+    objects: written in each cloud's own API shape, as the collectors store them."""
     if level >= len(ladder) - 1 or rng.random() > 0.15:
         return ()
     after = int(pick(rng, (30, 60, 90, 180)))
-    rules: list[dict[str, Any]] = [
-        {
-            "id": "tier-down",
-            "action": "transition",
-            "after_days": after,
-            "to_tier": ladder[level + 1],
+    expire = int(after * 8) if rng.random() < 0.4 else None
+    return (_rule(provider, bucket, after, ladder[level + 1], expire),)
+
+
+def _rule(provider: str, bucket: str, after: int, to: str, expire: int | None) -> dict[str, Any]:
+    if provider == "aws":
+        rule: dict[str, Any] = {
+            "ID": "tier-down",
+            "Filter": {"Prefix": ""},
+            "Status": "Enabled",
+            "Transitions": [{"Days": after, "StorageClass": to}],
         }
-    ]
-    if rng.random() < 0.4:
-        rules.append({"id": "expire", "action": "expire", "after_days": int(after * 8)})
-    return tuple(rules)
+        if expire:
+            rule["Expiration"] = {"Days": expire}
+        return rule
+    if provider == "azure":
+        key = {"Cool": "tierToCool", "Cold": "tierToCold", "Archive": "tierToArchive"}[to]
+        base: dict[str, Any] = {key: {"daysAfterModificationGreaterThan": after}}
+        if expire:
+            base["delete"] = {"daysAfterModificationGreaterThan": expire}
+        container = bucket.split("/", 1)[-1]
+        return {
+            "name": "tier-down",
+            "enabled": True,
+            "type": "Lifecycle",
+            "definition": {
+                "filters": {"blobTypes": ["blockBlob"], "prefixMatch": [f"{container}/"]},
+                "actions": {"baseBlob": base},
+            },
+        }
+    return {"action": {"type": "SetStorageClass", "storageClass": to}, "condition": {"age": after}}
 
 
 def generate_storage(
@@ -125,7 +147,7 @@ def generate_storage(
             oldest_object_at=end - timedelta(days=oldest), median_age_days=median, owner=team,
             tags={"app": f"{team}-{purpose}", "env": env, "team": team,
                   "cost-center": cost_center(team)},
-            lifecycle_rules=_lifecycle(rng, ladder, level),
+            lifecycle_rules=_lifecycle(rng, ladder, level, provider, bucket),
             daily_read_share=float(rng.lognormal(math.log(0.02), 1.2)),
         ))  # fmt: skip
     return out
