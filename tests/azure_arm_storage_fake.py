@@ -24,7 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import trustme
 
-from tests.azure_fake import TOKEN, account, azure_ca  # noqa: F401  (azure_ca: a fixture)
+from tests.azure_fake import TOKEN, account
 
 SUB = "00000000-0000-0000-0000-0000000000a1"
 ACCOUNTS = r"/subscriptions/([^/]+)/providers/microsoft\.storage/storageaccounts"
@@ -91,8 +91,8 @@ class ArmStorageFake:
         if headers.get("Authorization") != f"Bearer {TOKEN}":
             return 401, _error("InvalidAuthenticationToken", "The access token is invalid.")
         if "api-version" not in parse_qs(url.query):
-            return 400, _error("MissingApiVersionParameter", "The api-version query "
-                               "parameter (?api-version=) is required for all requests.")  # fmt: skip
+            text = "The api-version query parameter (?api-version=) is required for all requests."
+            return 400, _error("MissingApiVersionParameter", text)
         if m := re.fullmatch(ACCOUNTS, path):
             if method != "GET":
                 return 405, _error("MethodNotAllowed", method)
@@ -144,11 +144,19 @@ class ArmStorageFake:
 _TYPE = "Microsoft.Storage/storageAccounts"
 
 
+@pytest.fixture(scope="session")
+def arm_ca(tmp_path_factory: pytest.TempPathFactory) -> tuple[trustme.CA, str]:
+    ca = trustme.CA()
+    path = tmp_path_factory.mktemp("arm-ca") / "ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    return ca, str(path)
+
+
 @pytest.fixture(name="arm")
 def arm_fixture(
-    azure_ca: tuple[trustme.CA, str], monkeypatch: pytest.MonkeyPatch
+    arm_ca: tuple[trustme.CA, str], monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[ArmStorageFake]:
-    ca, path = azure_ca
+    ca, path = arm_ca
     monkeypatch.setenv("OPTIMIZER_AZURE_TEST_TOKEN", TOKEN)
     fake = ArmStorageFake(ca.issue_cert("127.0.0.1"), path)
     try:

@@ -85,8 +85,8 @@ def start_azurite(tmp: Path) -> Azurite:
     return Azurite(tmp)
 
 
-@pytest.fixture(scope="session")
-def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
+@pytest.fixture(scope="session", name="azurite")
+def azurite_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
     """One Azurite for the session: tests use their own containers."""
     server = start_azurite(tmp_path_factory.mktemp("azurite"))
     try:

@@ -28,9 +28,8 @@ from optimizer.apply.run import run_apply
 from optimizer.apply.settings import ApplySettings, AzureApplyTarget
 from store.audit import events, verify
 from store.models import AppliedChange, Plan, Recommendation, StorageGroup
-from tests.azure_arm_storage_fake import SUB, ArmStorageFake, arm_fixture  # noqa: F401
-from tests.azure_fake import azure_ca  # noqa: F401
-from tests.azurite_emulator import KEY, KEY_ENV, Azurite, azurite, start_azurite  # noqa: F401
+from tests.azure_arm_storage_fake import SUB, ArmStorageFake, arm_ca, arm_fixture  # noqa: F401
+from tests.azurite_emulator import KEY, KEY_ENV, Azurite, azurite_fixture, start_azurite  # noqa: F401
 
 RECS, GROUPS = Recommendation.__table__, StorageGroup.__table__  # type: ignore[attr-defined]
 CHANGES = AppliedChange.__table__  # type: ignore[attr-defined]
@@ -128,7 +127,7 @@ def test_lifecycle_merges_is_idempotent_and_rolls_back_only_ours(
     assert ours["definition"] == {
         "actions": {"baseBlob": {"tierToCool": {"daysAfterModificationGreaterThan": 30}}},
         "filters": {"blobTypes": ["blockBlob"], "prefixMatch": ["media/raw/"]}}  # fmt: skip
-    assert call.render().startswith('storage-mgmt.ManagementPolicies_CreateOrUpdate(subscript')
+    assert call.render().startswith("storage-mgmt.ManagementPolicies_CreateOrUpdate(subscript")
     assert status(sqlite_engine, rec)[0] == "approved"
 
     done = run_apply(sqlite_engine, s, execute=True, by="ana")
@@ -216,8 +215,11 @@ def test_one_off_sets_tiers_then_restores_them(
     audit_ok(sqlite_engine)
 
 
-@pytest.mark.xfail(strict=True, reason="engine: an `already` re-run writes a newer "
-                   "applied_change whose `before` is the moved state; rollback reads that one")
+@pytest.mark.xfail(
+    strict=True,
+    reason="engine: an `already` re-run writes a newer "
+    "applied_change whose `before` is the moved state; rollback reads that one",
+)
 def test_one_off_executed_twice_still_rolls_back(
     sqlite_engine: Engine, azurite: Azurite, arm: ArmStorageFake
 ) -> None:

@@ -64,12 +64,13 @@ def _error(exc: Exception, operation: str, target: str) -> ApplyError:
     where = f"azure {operation} {target}"
     action, role = RBAC.get(operation, ("", ""))
     if isinstance(exc, ClientAuthenticationError) and exc.status_code is None:
-        return ApplyDenied(_message(exc), where=where,
-                           fix="DefaultAzureCredential found no identity: `az login`, or set "
-                           "AZURE_CLIENT_ID/AZURE_TENANT_ID with a secret or certificate")  # fmt: skip
+        fix = "DefaultAzureCredential found no identity: `az login`, or set "
+        fix += "AZURE_CLIENT_ID/AZURE_TENANT_ID with a secret or certificate"
+        return ApplyDenied(_message(exc), where=where, fix=fix)
     if isinstance(exc, HttpResponseError):
-        code = str(getattr(exc, "error_code", None) or getattr(exc.error, "code", None)
-                   or exc.status_code)
+        code = str(
+            getattr(exc, "error_code", None) or getattr(exc.error, "code", None) or exc.status_code
+        )
         text = f"{code}: {_message(exc)}"
         if exc.status_code in (401, 403) or code in DENIED:
             return ApplyDenied(text, where=where,
@@ -151,8 +152,12 @@ class BlobTarget:
                 credential = AzureNamedKeyCredential(account, os.environ[s.account_key_env])
             else:
                 credential = DefaultAzureCredential(exclude_interactive_browser_credential=True)
-            retry = ExponentialRetry(initial_backoff=1, increment_base=2,
-                                     retry_total=s.max_attempts - 1, random_jitter_range=1)  # fmt: skip
+            retry = ExponentialRetry(
+                initial_backoff=1,
+                increment_base=2,
+                retry_total=s.max_attempts - 1,
+                random_jitter_range=1,
+            )
             self._blobs[account] = BlobServiceClient(
                 s.blob_endpoint.replace("{account}", account),
                 credential=credential,

@@ -42,7 +42,7 @@ def _norm(tier: str) -> str:
 
 
 def split_bucket(bucket: str) -> tuple[str, str | None]:
-    """"account" or "account/container" -> (account, container or None)."""
+    """An "account" or "account/container" bucket -> (account, container or None)."""
     account, _, container = bucket.partition("/")
     return account, container.strip("/") or None
 
@@ -111,11 +111,7 @@ def apply_calls(change: TieringChange, live: LiveState) -> list[Call]:
         merged = [r for r in rules if not is_ours(r, change)] + [wanted]
         return [_put_or_delete(change, merged)]
     current, tier = tier_name(change.current_tier), tier_name(change.tier)
-    return [
-        _set_tier(change, o.key, tier)
-        for o in live.objects
-        if _norm(o.tier) == current
-    ]
+    return [_set_tier(change, o.key, tier) for o in live.objects if _norm(o.tier) == current]
 
 
 def rollback_calls(change: TieringChange, before: LiveState, live: LiveState) -> list[Call]:
@@ -146,8 +142,9 @@ def _summary(rule: dict[str, Any]) -> dict[str, Any]:
             "enabled": bool(rule.get("enabled", True)),
             "prefixMatch": sorted(filters.get("prefixMatch") or []),
             "blobTypes": sorted(filters.get("blobTypes") or []),
-            "other_filters": {k: v for k, v in filters.items()
-                              if k not in ("prefixMatch", "blobTypes")},  # fmt: skip
+            "other_filters": {
+                k: v for k, v in filters.items() if k not in ("prefixMatch", "blobTypes")
+            },
             "actions": definition.get("actions") or {},
         }
     days = {"daysAfterModificationGreaterThan": int(rule.get("after_days") or 0)}
@@ -160,5 +157,10 @@ def _summary(rule: dict[str, Any]) -> dict[str, Any]:
 
 def foreign_rules(rules: tuple[dict[str, Any], ...] | None) -> tuple[str, ...]:
     """The rules that are not ours, canonical, for the drift check."""
-    return tuple(sorted(canonical(_summary(r)) for r in rules or ()
-                        if not is_ours(r) and not str(r.get("id", "")).startswith(RULE_PREFIX)))  # fmt: skip
+    return tuple(
+        sorted(
+            canonical(_summary(r))
+            for r in rules or ()
+            if not is_ours(r) and not str(r.get("id", "")).startswith(RULE_PREFIX)
+        )
+    )
