@@ -155,6 +155,7 @@ def _stages(
     beat: Heartbeat,
 ) -> None:
     stopped = False
+    resuming = bool(done)  # skip done stages only until the first one that runs again
     for name in stages:
         fields: dict[str, Any] = {"run_id": out.run_id, "stage": name}
         if stopped or (opts.stop is not None and opts.stop.is_set()) or beat.lost:
@@ -166,7 +167,8 @@ def _stages(
             if on_stage:
                 on_stage(result)
             continue
-        if name in done:
+        resuming = resuming and name in done
+        if resuming:
             result = _skipped(name, done[name])
             out.results.append(result)
             out.records.append(stage_record(result))

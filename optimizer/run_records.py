@@ -83,6 +83,16 @@ def done_stages(row: sa.Row[Any] | None, today: str) -> dict[str, dict[str, Any]
     return done
 
 
+def _leading(done: dict[str, dict[str, Any]], stages: tuple[str, ...]) -> dict[str, Any]:
+    """The done stages that lead this run's own stages: once one runs, the rest do too."""
+    lead: dict[str, Any] = {}
+    for name in stages:
+        if name not in done:
+            break
+        lead[name] = done[name]
+    return lead
+
+
 def start(engine: Engine, host: str, stages: tuple[str, ...], fresh: bool) -> Start:
     """Mark dead runs crashed, pick what to resume, and insert this run's row."""
     now = utcnow()
@@ -93,7 +103,7 @@ def start(engine: Engine, host: str, stages: tuple[str, ...], fresh: bool) -> St
         ).first()
         resumable = last is not None and last.status in RESUMABLE and not fresh
         done = done_stages(last, now.date().isoformat()) if resumable else {}
-        done = {name: where for name, where in done.items() if name in stages}
+        done = _leading(done, stages)
         resumed_from = int(last.id) if resumable and last is not None else None
         inserted = conn.execute(
             sa.insert(RUN).values(

@@ -176,6 +176,18 @@ def test_a_resumed_run_that_crashes_again_keeps_what_the_first_one_did(
     assert out.results[0].data["done_in_run"] == first
 
 
+def test_a_stage_after_one_that_runs_again_runs_again_too(
+    sqlite_engine: Engine, fresh_source: Config
+) -> None:
+    now = utcnow().isoformat()
+    crashed = _crashed_run(
+        sqlite_engine, [{"name": "forecast", "status": "ok", "finished_at": now}], host="gone:3"
+    )
+    out = run_nightly(sqlite_engine, fresh_source, ("collect", "forecast"))
+    assert out.resumed_from == crashed
+    assert [r.status for r in out.results] == ["ok", "ok"]  # new data: forecast again
+
+
 def test_a_stop_request_aborts_at_the_next_stage_boundary(
     sqlite_engine: Engine, fresh_source: Config
 ) -> None:
