@@ -158,6 +158,45 @@ def test_daemon_serves_metrics_logs_json_and_stops_cleanly_on_sigterm(
     assert not list(tmp_path.glob("metrics.prom.*"))  # the atomic write left no temp file
 
 
+def test_sigterm_mid_stage_finishes_it_records_the_rest_aborted_and_exits_0(
+    setup: tuple[str, Path], tmp_path: Path
+) -> None:
+    db, config = setup
+    for f in range(2):  # enough rows that collect is still running when the signal lands
+        write_focus_csv(tmp_path / "exports" / f"big{f}.csv", recent_rows(8_000, f"b{f}"))
+    config.write_text(config.read_text().replace('["collect"]', '["collect", "forecast"]'))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "optimizer.cli", "--db", db, "--config", str(config), "daemon",
+         "--every", "0.2", "--metrics-port", "0", "--log-format", "text"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    engine = sa.create_engine(f"sqlite:///{db}")
+    deadline = time.monotonic() + 240  # a guard against a hung test, not a timed assertion
+    try:
+        while True:
+            assert proc.poll() is None and time.monotonic() < deadline
+            with engine.connect() as conn:
+                raw = conn.execute(sa.text("SELECT stages FROM run WHERE id = 1")).scalar()
+            if raw and json.loads(raw) and json.loads(raw)[0]["status"] == "running":
+                break
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGTERM)
+    finally:
+        _, err = proc.communicate(timeout=240)
+    assert proc.returncode == 0, err
+    with engine.connect() as conn:
+        status, raw = conn.execute(sa.text("SELECT status, stages FROM run WHERE id = 1")).one()
+        runs = conn.execute(sa.text("SELECT count(*) FROM run")).scalar()
+        lock = conn.execute(sa.text("SELECT count(*) FROM store_lock")).scalar()
+        rows = conn.execute(sa.text("SELECT count(*) FROM cost_record")).scalar()
+    engine.dispose()
+    collect, forecast = json.loads(raw)
+    assert status == "aborted" and runs == 1 and lock == 0
+    assert collect["status"] == "ok" and rows == ROWS + 16_000  # the stage finished
+    assert forecast["status"] == "aborted" and "shutdown requested" in forecast["detail"]
+    assert "daemon.stopping signal=SIGTERM" in err and "daemon.stopped exit_code=0" in err
+
+
 def test_once_runs_one_tick_writes_the_textfile_and_exits(
     setup: tuple[str, Path], tmp_path: Path
 ) -> None:
