@@ -22,7 +22,7 @@ BINARY = AZURITE_DIR / "node_modules" / ".bin" / "azurite-blob"
 # Azurite's documented development key (devstoreaccount1); shared by our test accounts.
 KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 KEY_ENV = "OPTIMIZER_TEST_AZURITE_KEY"
-ACCOUNTS = ("stapplyone", "stapplytwo")
+ACCOUNTS = ("stapplyone", "stapplytwo", "stapplywhole")
 
 
 def _free_port() -> int:

@@ -215,6 +215,21 @@ def test_one_off_sets_tiers_then_restores_them(
     audit_ok(sqlite_engine)
 
 
+def test_one_off_on_a_whole_account_walks_every_container(
+    sqlite_engine: Engine, azurite: Azurite, arm: ArmStorageFake
+) -> None:
+    """The collector's groups are whole accounts (bucket "account", no container)."""
+    arm.add_account("stapplywhole")
+    put_blobs(azurite, "stapplywhole", "one", {"p/1": "Cool", "q/2": "Cool"})
+    put_blobs(azurite, "stapplywhole", "two", {"p/3": "Cool", "p/4": "Hot"})
+    add_rec(sqlite_engine, "stapplywhole", "one-off", current="Cool", tier="Archive",
+            after_days=0)  # fmt: skip
+    done = run_apply(sqlite_engine, settings(azurite, arm), execute=True, by="ana")
+    assert [(o.status, len(o.calls)) for o in done.outcomes] == [("applied", 3)]
+    assert tiers(azurite, "stapplywhole", "one") == {"p/1": "Archive", "q/2": "Archive"}
+    assert tiers(azurite, "stapplywhole", "two") == {"p/3": "Archive", "p/4": "Hot"}
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="engine: an `already` re-run writes a newer "
