@@ -108,6 +108,9 @@ def check_makes_sense(loaded: LoadedScenario, report: dict[str, Any]) -> None:
     for c in changes:
         if isinstance(c, RegionLoss):
             assert f"{c.cloud}:{c.region}" not in what_if["placed"]
+            there = f"{c.cloud}:{c.region}"  # a zone name starts with its region's
+            moved = [i for i in report["placement_changed"] if there in (i["baseline"] or "")]
+            assert all(there not in (i["scenario"] or "") for i in moved)
     if "lose_cloud" in kinds:
         for c in loaded.scenario.changes:
             if c.kind == "lose_cloud":

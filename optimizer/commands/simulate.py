@@ -15,6 +15,8 @@ from optimizer.commands.policy import _policy_file
 from optimizer.context import AppContext, pass_app
 from optimizer.progress import progress_bar
 
+SHOWN = 15  # workloads listed in the text output; --json lists them all
+
 
 @click.command()
 @click.argument("scenario_path", metavar="SCENARIO.yaml", type=click.Path(path_type=Path))
@@ -101,6 +103,15 @@ def _print(app: AppContext, r: dict[str, Any]) -> None:
     ):
         if r[key]:
             app.out.print(f"{label}: {', '.join(r[key])}", markup=False)
+    changed = r["placement_changed"]
+    if changed:
+        more = f", first {SHOWN}" if len(changed) > SHOWN else ""
+        t = Table(title=f"{len(changed)} workload(s) planned differently{more}", show_header=True)
+        for col in ("workload", "baseline plan", "scenario plan"):
+            t.add_column(col)
+        for item in changed[:SHOWN]:
+            t.add_row(item["workload"], item["baseline"] or "-", item["scenario"] or "-")
+        app.out.print(t)
     before = {c["name"]: c for c in a["commitments"]}
     pools = [c for c in b["commitments"] if before.get(c["name"]) != c]
     if pools:

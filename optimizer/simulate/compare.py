@@ -46,6 +46,11 @@ def compare(
                 for c in clouds
             },
         },
+        "placement_changed": [
+            {"workload": w, "baseline": baseline.where.get(w), "scenario": what_if.where.get(w)}
+            for w in sorted(set(baseline.where) | set(what_if.where))
+            if baseline.where.get(w) != what_if.where.get(w)
+        ],
         "newly_infeasible": sorted(
             i["workload"] for i in what_if.infeasible if i["workload"] not in infeasible_before
         ),

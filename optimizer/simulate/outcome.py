@@ -43,6 +43,7 @@ class Outcome:
     current_monthly_cost: Decimal = Decimal(0)  # today's placement, where its offer exists
     per_cloud: dict[str, Decimal] = field(default_factory=dict)
     placed: dict[str, int] = field(default_factory=dict)  # "aws:eu-west-1" -> replicas
+    where: dict[str, str] = field(default_factory=dict)  # workload -> its planned offers
     moves: int = 0
     monthly_savings: Decimal = Decimal(0)  # placement recommendations
     tiering_savings: Decimal = Decimal(0)
@@ -62,7 +63,7 @@ class Outcome:
         return {
             k: (str(v) if isinstance(v, Decimal) else v)
             for k, v in self.__dict__.items()
-            if k not in ("per_cloud", "commitments")
+            if k not in ("per_cloud", "commitments", "where")
         } | {
             "per_cloud": {k: str(v) for k, v in self.per_cloud.items()},
             "commitments": [{**c, "credit": str(c["credit"])} for c in self.commitments],
@@ -100,6 +101,7 @@ def plan_copy(
         current_monthly_cost=usd(_current(problem)),
         per_cloud=per_cloud,
         placed=placed,
+        where=_where(problem, solution),
         moves=len(acting),
         monthly_savings=sum((r.monthly_savings for r in acting), Decimal(0)).quantize(
             Decimal("0.01")
@@ -159,6 +161,21 @@ def _per_cloud(
         )
     per_cloud = {k: usd(v) for k, v in sorted(money.items())}
     return per_cloud, dict(sorted(placed.items())), tuple(pools)
+
+
+def _where(problem: Problem, solution: Solution) -> dict[str, str]:
+    """Each placed workload's plan in words: `aws:us-east-1 m5.large on_demand ×2`."""
+    out: dict[str, str] = {}
+    for wid, parts in sorted(solution.plan.items()):
+        words = []
+        for offer_id, n in sorted(parts):
+            o = problem.offer(offer_id)
+            words.append(
+                f"{o.provider}:{o.zone or o.region} {o.instance_type} {o.purchase_option} ×{n}"
+            )
+        if words:
+            out[wid] = "; ".join(words)
+    return out
 
 
 def _current(problem: Problem) -> int:
