@@ -205,12 +205,18 @@ def cli_main(*args: str) -> int:
 
 def test_cli_json(live: tuple[Engine, Path], capfd: pytest.CaptureFixture[str]) -> None:
     _, path = live
-    scenario = REPO / "examples" / "scenarios" / "lose-region-eu-west-1.yaml"
-    args = ("--db", str(path), "--json", "simulate", str(scenario), "--policies", str(POLICIES))
-    assert cli_main(*args, "--time-limit", str(LIMIT)) == 0
+    lose = REPO / "examples" / "scenarios" / "lose-region-eu-west-1.yaml"
+    cut = REPO / "examples" / "scenarios" / "gcp-price-cut.yaml"
+    args = ("--db", str(path), "--json", "simulate", "--policies", str(POLICIES))
+    assert cli_main(*args, "--time-limit", str(LIMIT), str(lose)) == 0
     report = json.loads(capfd.readouterr().out)
     assert report["scenario"]["name"] == "lose-region-eu-west-1"
     assert "aws:eu-west-1" not in report["what_if"]["placed"]
+    assert cli_main(*args, str(lose), str(cut)) == 0  # two scenarios, one baseline
+    both = json.loads(capfd.readouterr().out)
+    assert [r["scenario"]["name"] for r in both] == ["lose-region-eu-west-1", "gcp-price-cut"]
+    assert both[0]["baseline"] == both[1]["baseline"]
+    assert both[0]["delta"] == report["delta"]
 
 
 def test_cli_exit_code_on_a_bad_scenario(

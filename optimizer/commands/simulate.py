@@ -19,7 +19,13 @@ SHOWN = 15  # workloads listed in the text output; --json lists them all
 
 
 @click.command()
-@click.argument("scenario_path", metavar="SCENARIO.yaml", type=click.Path(path_type=Path))
+@click.argument(
+    "scenario_paths",
+    metavar="SCENARIO.yaml...",
+    nargs=-1,
+    required=True,
+    type=click.Path(path_type=Path),
+)
 @click.option(
     "--policies",
     "policies_path",
@@ -31,34 +37,45 @@ SHOWN = 15  # workloads listed in the text output; --json lists them all
     default=30.0,
     show_default=True,
     type=click.FloatRange(min=0.1),
-    help="Seconds the solver may use for EACH of the two plans.",
+    help="Seconds the solver may use for EACH plan (the baseline and each scenario).",
 )
 @pass_app
 def simulate(
-    app: AppContext, scenario_path: Path, policies_path: Path | None, time_limit: float
+    app: AppContext, scenario_paths: tuple[Path, ...], policies_path: Path | None, time_limit: float
 ) -> None:
     """Plan SCENARIO.yaml (price changes, demand growth, a region or cloud lost, policy
     changes, commitments bought) on a copy of the store and print it beside the baseline:
     monthly cost per cloud, moves, savings, binding policies and infeasible workloads.
 
-    The live store is only read: simulate records no plan, recommendation or audit event.
-    See docs/simulate.md for the scenario format.
+    Several scenarios share one baseline plan (--json then prints a list). The live store
+    is only read: simulate records no plan, recommendation or audit event. See
+    docs/simulate.md for the scenario format.
     """
     from optimizer.config import load_config
     from optimizer.simulate.load import load_scenario
-    from optimizer.simulate.run import STEPS
+    from optimizer.simulate.run import STEPS, plan_baseline
     from optimizer.simulate.run import simulate as run
 
-    loaded = load_scenario(scenario_path)
+    scenarios = [load_scenario(p) for p in scenario_paths]  # every file checked first
     base = _policy_file(app, policies_path)
     sizing = load_config(app.config_path).sizing.settings()
     engine = app.engine()
-    with _native_stdout_to_stderr(), progress_bar(app, "Simulating", STEPS) as advance:
-        report = run(engine, loaded, base, time_limit, sizing, advance)
+    reports = []
+    steps = STEPS * len(scenarios) + (1 if len(scenarios) > 1 else 0)
+    with _native_stdout_to_stderr(), progress_bar(app, "Simulating", steps) as advance:
+        baseline = None
+        if len(scenarios) > 1:
+            baseline = plan_baseline(engine, base, time_limit, sizing)
+            advance(1)
+        for loaded in scenarios:
+            reports.append(run(engine, loaded, base, time_limit, sizing, advance, baseline))
     if app.json_output:
-        app.emit_json(report)
+        app.emit_json(reports[0] if len(reports) == 1 else reports)
         return
-    _print(app, report)
+    for i, report in enumerate(reports):
+        if i:
+            app.out.print()
+        _print(app, report)
 
 
 def _row(table: Table, label: str, a: Any, b: Any, delta: Any = "") -> None:
