@@ -5,6 +5,8 @@ A holder is named host:pid[:tag]. On the same host a holder whose pid is gone is
 at once (kill -9, OOM): the next run need not wait for the lock's expiry. On another
 host (a Kubernetes pod that was evicted) only the expiry tells, so the ttl is short and
 the heartbeat renews it; on PostgreSQL the advisory lock drops with the dead connection.
+A dead holder's pid reused by another process reads as alive: the lock then frees at
+its expiry, as for another host.
 """
 
 from __future__ import annotations
