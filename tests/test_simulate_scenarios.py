@@ -228,3 +228,34 @@ def test_cli_exit_code_on_a_bad_scenario(
     assert cli_main("--db", str(path), "simulate", str(bad), "--policies", str(POLICIES)) == 2
     err = capfd.readouterr().err
     assert "bad.yaml:3" in err and "changes[0].lose_cloud" in err and "To fix" in err
+
+
+TINY_QUOTAS = """
+name: tiny-quotas
+description: quotas no plan can meet
+changes:
+  - add_policy:
+      name: tiny
+      type: capacity
+      quotas:
+        - {provider: gcp, region: europe-west1, max_vcpu: 1}
+        - {provider: gcp, region: us-east1, max_vcpu: 1}
+        - {provider: aws, region: us-west-2, max_vcpu: 1}
+        - {provider: aws, region: eu-north-1, max_vcpu: 1}
+"""
+
+
+def test_a_scenario_no_plan_can_meet_is_reported_not_raised(
+    live: tuple[Engine, Path], capfd: pytest.CaptureFixture[str]
+) -> None:
+    _, path = live
+    scenario = path.parent / "tiny.yaml"
+    scenario.write_text(TINY_QUOTAS, encoding="utf-8")
+    args = ("--db", str(path), "simulate", str(scenario), "--policies", str(POLICIES))
+    assert cli_main(*args) == 0
+    out = capfd.readouterr().out
+    assert "infeasible" in out and "scenario plan failed" in out and "tiny" in out
+    assert cli_main("--json", *args) == 0
+    report = json.loads(capfd.readouterr().out)
+    assert report["what_if"]["status"] == "infeasible" and report["what_if"]["error"]
+    assert report["delta"]["monthly_cost"] is None and report["placement_changed"] == []

@@ -79,11 +79,20 @@ def simulate(
 
 
 def _row(table: Table, label: str, a: Any, b: Any, delta: Any = "") -> None:
-    table.add_row(label, str(a), str(b), str(delta))
+    table.add_row(label, *("-" if v is None else str(v) for v in (a, b, delta)))
+
+
+def _blank(outcome: dict[str, Any]) -> dict[str, Any]:
+    """An infeasible side has no plan: its figures show as "-", not as zeros."""
+    if outcome["status"] != "infeasible":
+        return outcome
+    keep = ("status", "infeasible", "unplaced", "binding", "commitments", "error")
+    return {k: (v if k in keep else None) for k, v in outcome.items()} | {"per_cloud": {}}
 
 
 def _print(app: AppContext, r: dict[str, Any]) -> None:
-    s, a, b, d = r["scenario"], r["baseline"], r["what_if"], r["delta"]
+    s, d = r["scenario"], r["delta"]
+    a, b = _blank(r["baseline"]), _blank(r["what_if"])
     app.out.print(f"[bold]{s['name']}[/bold]: {s['description']}".rstrip(": "))
     for line in s["applied"]:
         app.out.print(f"  • {line}", markup=False)
@@ -93,7 +102,9 @@ def _print(app: AppContext, r: dict[str, Any]) -> None:
     t.add_column("change", justify="right")
     _row(t, "status", a["status"], b["status"])
     _row(t, "monthly cost", a["monthly_cost"], b["monthly_cost"], d["monthly_cost"])
-    for cloud, delta in d["per_cloud"].items():
+    clouds = sorted(set(a["per_cloud"]) | set(b["per_cloud"]))
+    for cloud in clouds:
+        delta = d["per_cloud"].get(cloud)
         _row(
             t,
             f"  {cloud}",
@@ -106,7 +117,7 @@ def _print(app: AppContext, r: dict[str, Any]) -> None:
     _row(t, "moves", a["moves"], b["moves"], d["moves"])
     _row(t, "savings found", a["monthly_savings"], b["monthly_savings"], d["monthly_savings"])
     _row(t, "tiering savings", a["tiering_savings"], b["tiering_savings"], d["tiering_savings"])
-    if b["commitment_fees"] != "0.00":
+    if b["commitment_fees"] not in ("0.00", None):
         _row(t, "new commitment fees", a["commitment_fees"], b["commitment_fees"])
     _row(t, "infeasible", len(a["infeasible"]), len(b["infeasible"]))
     _row(t, "unplaced", len(a["unplaced"]), len(b["unplaced"]))
