@@ -104,6 +104,11 @@ def _one(engine: Engine, config: Config, name: str, hooks: Hooks, opts: RunOptio
         result = StageResult(name, "failed", detail=exc.message, exit_code=exc.exit_code)
         if exc.fix:
             result.data["fix"] = exc.fix
+    except Exception as exc:  # a bug or a lost store: this stage failed, the run goes on
+        log.exception("stage.error", extra={"fields": {"stage": name}})
+        detail = f"unexpected error: {type(exc).__name__}: {exc}"
+        result = StageResult(name, "failed", detail=detail, exit_code=1)
+        result.data["fix"] = "run again with --debug for the traceback, and report it as a bug"
     result.seconds = time.perf_counter() - started
     return result
 
@@ -183,7 +188,7 @@ def _stages(
         note("stage.started", **fields)
         try:
             result = _one(engine, config, name, hooks, opts)
-        except BaseException:  # a second signal, or a bug: record it, then let it go
+        except BaseException:  # a second signal (KeyboardInterrupt): record it, then go
             result = StageResult(name, "aborted", detail="interrupted mid-stage")
             out.results.append(result)
             out.records.append(stage_record(result, started, utcnow().isoformat()))

@@ -97,6 +97,11 @@ class Daemon:
             self.metrics.finished("error", utcnow())
             self._textfile()
             return exc.exit_code
+        except Exception as exc:  # the store went away, a bug: logged, and the next tick
+            log.exception("run.error", extra={"fields": {"error": f"{type(exc).__name__}: {exc}"}})
+            self.metrics.finished("error", utcnow())
+            self._textfile()
+            return 1
         self.metrics.observe(outcome, self.engine, started, utcnow())
         self._textfile()
         failed = [r for r in outcome.results if r.status in ("failed", "partial")]
