@@ -55,8 +55,12 @@ DENIED = {"AuthorizationFailed", "AuthorizationPermissionMismatch", "Authorizati
 
 
 def _message(exc: BaseException) -> str:
-    text = getattr(exc, "message", None) or str(exc)
-    return " ".join(str(text).split())[:300]
+    """The service's own message, first line only (Blob adds RequestId/Time lines, ARM's
+    SDK prefixes the code, which the caller shows once)."""
+    error = getattr(exc, "error", None)
+    text = str(getattr(error, "message", None) or getattr(exc, "message", None) or exc)
+    lines = text.strip().splitlines()
+    return " ".join((lines[0] if lines else "").split())[:600]
 
 
 def _error(exc: Exception, operation: str, target: str) -> ApplyError:
@@ -73,8 +77,10 @@ def _error(exc: Exception, operation: str, target: str) -> ApplyError:
         )
         text = f"{code}: {_message(exc)}"
         if exc.status_code in (401, 403) or code in DENIED:
+            # the account, or account/container (a blob: its container)
+            scope = target if target.startswith("/") else "/".join(target.split("/")[:2])
             return ApplyDenied(text, where=where,
-                               fix=f"grant {role} (action {action}) on {target} to the "
+                               fix=f"grant {role} (action {action}) on {scope} to the "
                                "identity optimizer applies with (docs/apply-azure.md)")  # fmt: skip
         if isinstance(exc, ResourceNotFoundError) or exc.status_code == 404:
             return ApplyTargetMissing(text, where=where,
