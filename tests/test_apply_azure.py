@@ -230,11 +230,6 @@ def test_one_off_on_a_whole_account_walks_every_container(
     assert tiers(azurite, "stapplywhole", "two") == {"p/3": "Archive", "p/4": "Hot"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine: an `already` re-run writes a newer "
-    "applied_change whose `before` is the moved state; rollback reads that one",
-)
 def test_one_off_executed_twice_still_rolls_back(
     sqlite_engine: Engine, azurite: Azurite, arm: ArmStorageFake
 ) -> None:

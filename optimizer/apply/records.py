@@ -153,14 +153,24 @@ def not_reached(engine: Engine, change: TieringChange, error: OptimizerError, by
         )
 
 
+UNDOABLE = ("applied", "failed", "applying")  # applying: its process died mid-change
+
+
 def latest(conn: Connection, rec_id: int) -> Any:
-    """The newest applied_change of a recommendation."""
-    return conn.execute(
-        sa.select(CHANGES)
-        .where(CHANGES.c.recommendation_id == rec_id)
-        .order_by(CHANGES.c.id.desc())
-        .limit(1)
-    ).first()
+    """The record a rollback undoes: the newest one that made calls (an "already in
+    place" re-run records the moved state as its `before`, which restores nothing),
+    else the newest one. A closed (rolled back) newest record closes them all."""
+    rows = list(
+        conn.execute(
+            sa.select(CHANGES)
+            .where(CHANGES.c.recommendation_id == rec_id)
+            .order_by(CHANGES.c.id.desc())
+        )
+    )
+    if not rows or rows[0].status not in UNDOABLE:
+        return rows[0] if rows else None
+    open_rows = [r for r in rows if r.status in UNDOABLE]
+    return next((r for r in open_rows if r.calls), open_rows[0])
 
 
 def rolled_back(
@@ -172,9 +182,17 @@ def rolled_back(
     reason: str | None,
 ) -> None:
     with engine.begin() as conn:
-        conn.execute(
+        conn.execute(  # every open record of it: one rollback closes them all
             sa.update(CHANGES)
-            .where(CHANGES.c.id == change_id)
+            .where(
+                sa.or_(
+                    CHANGES.c.id == change_id,
+                    sa.and_(
+                        CHANGES.c.recommendation_id == change.rec_id,
+                        CHANGES.c.status.in_(UNDOABLE),
+                    ),
+                )
+            )
             .values(status="rolled_back", rolled_back_at=utcnow())
         )
         _set_rec(conn, change.rec_id, "rolled_back", by, reason)

@@ -22,8 +22,6 @@ from optimizer.apply.target import TieringTarget, mapping_for
 from store.errors import ConfigError, OptimizerError
 from store.locks import hold
 
-UNDOABLE = ("applied", "failed")
-
 
 @dataclass
 class Undo:
@@ -52,7 +50,7 @@ def _records(engine: Engine, ids: Sequence[int]) -> list[tuple[int, TieringChang
             row = records.latest(conn, rec_id)
             if row is None:
                 problems.append(f"#{rec_id} was never applied")
-            elif row.status not in UNDOABLE:
+            elif row.status not in records.UNDOABLE:
                 problems.append(f"#{rec_id}'s last change is {row.status}")
             else:
                 change = TieringChange(**_change_fields(row.before["change"]))

@@ -38,13 +38,13 @@ def mapping_for(provider: str) -> ModuleType:
 
         return aws_s3_mapping
     if provider == "azure":
-        from optimizer.apply import azure_blob_mapping  # type: ignore[attr-defined]
+        from optimizer.apply import azure_blob_mapping
 
-        return azure_blob_mapping  # type: ignore[no-any-return]
+        return azure_blob_mapping
     if provider == "gcp":
-        from optimizer.apply import gcs_mapping  # type: ignore[attr-defined]
+        from optimizer.apply import gcs_mapping
 
-        return gcs_mapping  # type: ignore[no-any-return]
+        return gcs_mapping
     raise ConfigError(f"no apply support for provider {provider!r}", fix="aws, azure or gcp")
 
 
@@ -63,9 +63,9 @@ def target_for(provider: str, settings: ApplySettings) -> TieringTarget:
 
         return S3Target(section)
     if provider == "azure":
-        from optimizer.apply.azure_blob_adapter import BlobTarget  # type: ignore[import-not-found]
+        from optimizer.apply.azure_blob_adapter import BlobTarget
 
-        return BlobTarget(section)  # type: ignore[no-any-return]
-    from optimizer.apply.gcs_adapter import GcsTarget  # type: ignore[import-not-found]
+        return BlobTarget(section)
+    from optimizer.apply.gcs_adapter import GcsTarget
 
-    return GcsTarget(section)  # type: ignore[no-any-return]
+    return GcsTarget(section)
