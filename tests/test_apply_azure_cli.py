@@ -14,7 +14,6 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from optimizer.apply.azure_blob_mapping import ACTIONS, TIERS
 from optimizer.approvals import decide
 from optimizer.demo.build import build_demo
 from optimizer.planning import run_plan
@@ -22,15 +21,6 @@ from policies import parse_policies
 from store.models import Recommendation, StorageGroup
 from tests.azure_arm_storage_fake import ArmStorageFake, arm_ca, arm_fixture  # noqa: F401
 from tests.conftest import run_cli
-
-
-def arm_rule(rule: dict[str, Any]) -> dict[str, Any]:
-    """A demo rule (the store's neutral shape) as the account's policy holds it in ARM."""
-    days = {"daysAfterModificationGreaterThan": int(rule["after_days"])}
-    action = "delete" if rule["action"] == "expire" else ACTIONS[TIERS[rule["to_tier"].lower()]]
-    return {"enabled": True, "name": rule["id"], "type": "Lifecycle",
-            "definition": {"filters": {"blobTypes": ["blockBlob"]},
-                           "actions": {"baseBlob": {action: days}}}}  # fmt: skip
 
 
 def cli(db: str, config: Path, *args: str) -> Any:
@@ -67,7 +57,7 @@ def test_demo_estate_apply_and_rollback_on_azure(
         account = group.bucket.split("/")[0]
         arm.add_account(account, group=f"rg-{account}", sub=str(group.account_id))
         if group.lifecycle_rules:
-            arm.policies[account] = [arm_rule(r) for r in group.lifecycle_rules]
+            arm.policies[account] = list(group.lifecycle_rules)  # ARM's own shape
     before = {k: list(v) for k, v in arm.policies.items()}
     ids = [str(r["id"]) for r in chosen]
     others = [r["id"] for r in recs if r["status"] == "approved" and str(r["id"]) not in ids]
