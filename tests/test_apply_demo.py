@@ -1,5 +1,10 @@
-"""Issue #6 "done when", on the demo estate: plan, approve, `apply --execute` against
-the emulators, `rollback --execute`, and the audit log verifies, all through the CLI."""
+"""Issue #6 "done when", on the demo estate and all three clouds at once: plan, approve,
+`apply` (dry run), `apply --execute` against the emulators, an idempotent re-run,
+`rollback --execute`, and `audit verify`, through the CLI as users run it.
+
+AWS is moto's server, Azure's management plane the ARM fake (tests/azure_arm_storage_fake.py)
+and GCS gcp-storage-emulator; each bucket or account starts with the lifecycle rules the
+demo estate "collected", in the cloud's own shape, and must end with them intact."""
 
 from __future__ import annotations
 
@@ -8,25 +13,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
 
+from optimizer.approvals import decide
 from optimizer.demo.build import build_demo
+from optimizer.planning import run_plan
+from policies import parse_policies
+from store.models import StorageGroup
 from tests.aws_fake import FakeAws, aws_fixture, moto_server  # noqa: F401
+from tests.azure_arm_storage_fake import ArmStorageFake, arm_ca, arm_fixture  # noqa: F401
 from tests.conftest import run_cli
-
-
-@pytest.fixture
-def demo(sqlite_engine: Engine, tmp_path: Path) -> tuple[str, Path]:
-    build_demo(
-        sqlite_engine,
-        tmp_path,
-        workloads=40,
-        storage_groups=16,
-        days=60,
-        end=datetime(2026, 11, 1, tzinfo=UTC),
-    )
-    return str(sqlite_engine.url.database), tmp_path
+from tests.gcs_apply import Emulator, gcs_emulator_fixture  # noqa: F401
 
 
 def cli(db: str, config: Path, *args: str) -> Any:
@@ -35,60 +33,112 @@ def cli(db: str, config: Path, *args: str) -> Any:
     return json.loads(done.stdout)
 
 
-def test_approve_apply_rollback_on_the_demo_estate(
-    demo: tuple[str, Path], aws: FakeAws, sqlite_engine: Engine
+class Clouds:
+    """Arrange and read each cloud's lifecycle rules through its own SDK or fake."""
+
+    def __init__(self, aws: FakeAws, arm: ArmStorageFake, gcs: Emulator):
+        self.s3, self.arm, self.gcs = aws.client("s3"), arm, gcs.client()
+
+    def create(self, group: StorageGroup) -> None:
+        rules = list(group.lifecycle_rules or [])
+        if group.provider == "aws":
+            self.s3.create_bucket(Bucket=group.bucket)
+            if rules:
+                self.s3.put_bucket_lifecycle_configuration(
+                    Bucket=group.bucket, LifecycleConfiguration={"Rules": rules}
+                )
+        elif group.provider == "azure":
+            account = group.bucket.split("/")[0]
+            self.arm.add_account(account, group=f"rg-{account}", sub=str(group.account_id))
+            if rules:
+                self.arm.policies[account] = rules
+        else:
+            bucket = self.gcs.bucket(group.bucket)
+            bucket.create()
+            if rules:
+                bucket._properties["lifecycle"] = {"rule": rules}
+                bucket._changes.add("lifecycle")
+                bucket.patch()
+
+    def rules(self, provider: str, bucket: str) -> list[dict[str, Any]]:
+        if provider == "aws":
+            try:
+                return list(self.s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"])
+            except self.s3.exceptions.ClientError:
+                return []
+        if provider == "azure":
+            return list(self.arm.policies.get(bucket.split("/")[0], []))
+        found = self.gcs.get_bucket(bucket)._properties.get("lifecycle") or {}
+        return list(found.get("rule") or [])
+
+
+def test_approve_apply_rollback_on_the_demo_estate_across_clouds(
+    sqlite_engine: Engine, tmp_path: Path, aws: FakeAws, arm: ArmStorageFake, gcs_emulator: Emulator
 ) -> None:
-    db, folder = demo
-    config = folder / "demo-apply.toml"
-    config.write_text(
-        f'[policies]\npath = "{folder / "policies.yaml"}"\n'
-        "[apply]\nmax_bytes = 1_000_000_000_000_000  # the demo's buckets hold hundreds of TB\n"
-        f'[apply.aws]\nendpoint_url = "{aws.url}"\n'
+    build_demo(
+        sqlite_engine,
+        tmp_path,
+        workloads=40,
+        storage_groups=32,
+        days=60,
+        end=datetime(2026, 11, 1, tzinfo=UTC),
     )
-    plan = cli(db, config, "plan")
-    tiering = [r for r in plan["recommendations"] if r["kind"] == "tiering"]
-    chosen = [
-        r
-        for r in tiering
-        if r["proposed"]["provider"] == "aws" and r["proposed"]["action"] == "lifecycle"
-    ][:2]
-    assert len(chosen) == 2, tiering
-    s3 = aws.client("s3")
-    for rec in chosen:
-        s3.create_bucket(Bucket=rec["proposed"]["bucket"])
-    ids = [str(r["id"]) for r in chosen]
-    proposed = [str(r["id"]) for r in chosen if r["status"] == "proposed"]
-    auto = [r for r in plan["recommendations"] if r["status"] == "approved"]
-    if proposed:  # the demo's approval policy may have approved some already
+    db = str(sqlite_engine.url.database)
+    config = tmp_path / "apply.toml"
+    config.write_text(
+        f'[policies]\npath = "{tmp_path / "policies.yaml"}"\n'
+        "[apply]\nmax_bytes = 1_000_000_000_000_000  # the demo's buckets hold hundreds of TB\n"
+        f'[apply.aws]\nendpoint_url = "{aws.url}"\nmax_attempts = 1\n'
+        f'[apply.azure]\narm_endpoint = "{arm.url}"\nca_bundle = "{arm.ca_path}"\n'
+        "max_attempts = 1\n"
+        f'[apply.gcp]\nendpoint = "{gcs_emulator.url}"\nmax_attempts = 1\n'
+    )
+    policy = parse_policies((tmp_path / "policies.yaml").read_text())
+    _, _, recs = run_plan(sqlite_engine, policy, None, time_limit_s=20)  # as `optimizer plan`
+    chosen = {}
+    for rec in recs:  # one lifecycle recommendation per cloud
+        p = rec["proposed"]
+        if rec["kind"] == "tiering" and p["action"] == "lifecycle":
+            chosen.setdefault(p["provider"], rec)
+    assert sorted(chosen) == ["aws", "azure", "gcp"], [r["subject"] for r in recs]
+    clouds = Clouds(aws, arm, gcs_emulator)
+    with Session(sqlite_engine) as session:
+        groups = {g.name: g for g in session.exec(select(StorageGroup))}
+    before = {}
+    for provider, rec in chosen.items():
+        group = groups[rec["subject"]]
+        clouds.create(group)
+        before[provider] = clouds.rules(provider, group.bucket)
+    ids = [rec["id"] for rec in chosen.values()]
+    others = [r["id"] for r in recs if r["status"] == "approved" and r["id"] not in ids]
+    if others:  # what the demo's approval policy approved is not part of this test
+        decide(sqlite_engine, others, "reject", "ana")
+    proposed = [str(r["id"]) for r in chosen.values() if r["status"] == "proposed"]
+    if proposed:
         cli(db, config, "recommendations", "approve", *proposed, "--by", "ana", "--reason", "ok")
-    for rec in auto:  # the rest of what the policy approved is not part of this test
-        if str(rec["id"]) not in ids:
-            cli(db, config, "recommendations", "reject", str(rec["id"]), "--by", "ana")
 
     dry = cli(db, config, "apply")
-    assert {c["status"] for c in dry["changes"]} == {"planned"}
-    assert all("PutBucketLifecycleConfiguration" in c["calls"][0] for c in dry["changes"])
-    for rec in chosen:  # a dry run changes nothing
-        with pytest.raises(s3.exceptions.ClientError):
-            s3.get_bucket_lifecycle_configuration(Bucket=rec["proposed"]["bucket"])
+    assert {c["provider"]: c["status"] for c in dry["changes"]} == dict.fromkeys(chosen, "planned")
+    for provider, rec in chosen.items():  # a dry run changes nothing
+        assert clouds.rules(provider, rec["proposed"]["bucket"]) == before[provider]
 
     done = cli(db, config, "apply", "--execute", "--by", "nightly")
-    assert {c["status"] for c in done["changes"]} == {"applied"}
-    for rec in chosen:
-        [rule] = s3.get_bucket_lifecycle_configuration(Bucket=rec["proposed"]["bucket"])["Rules"]
-        assert rule["Transitions"][0]["StorageClass"] == rec["proposed"]["tier"]
-        assert rule["Filter"] == {"Prefix": rec["proposed"]["prefix"]}
+    assert {c["provider"]: c["status"] for c in done["changes"]} == dict.fromkeys(chosen, "applied")
+    for provider, rec in chosen.items():  # ours is added, theirs kept as they were
+        now = clouds.rules(provider, rec["proposed"]["bucket"])
+        assert len(now) == len(before[provider]) + 1
+        assert all(rule in now for rule in before[provider])
     assert cli(db, config, "apply", "--execute")["changes"] == []  # idempotent
 
-    undone = cli(db, config, "rollback", ids[0], "--execute", "--by", "ana", "--reason", "test")
-    assert [u["status"] for u in undone["rollbacks"]] == ["rolled_back"]
-    with pytest.raises(s3.exceptions.ClientError):
-        s3.get_bucket_lifecycle_configuration(Bucket=chosen[0]["proposed"]["bucket"])
-    listed = cli(db, config, "recommendations", "list", "--status", "all")
-    status = {r["id"]: r["status"] for r in listed}
-    assert [status[int(i)] for i in ids] == ["rolled_back", "applied"]
-    verified = cli(db, config, "audit", "verify")
-    assert verified["ok"] is True
+    undone = cli(db, config, "rollback", *map(str, ids), "--execute", "--by", "ana")
+    assert [u["status"] for u in undone["rollbacks"]] == ["rolled_back"] * 3
+    for provider, rec in chosen.items():
+        assert clouds.rules(provider, rec["proposed"]["bucket"]) == before[provider]
+    listed = {
+        r["id"]: r["status"] for r in cli(db, config, "recommendations", "list", "--status", "all")
+    }
+    assert [listed[i] for i in ids] == ["rolled_back"] * 3
+    assert cli(db, config, "audit", "verify")["ok"] is True
     exported = run_cli("--db", db, "audit", "export", "--out", "-").stdout.splitlines()
     actions = [json.loads(line)["action"] for line in exported]
-    assert actions.count("apply") == 2 and actions.count("rollback") == 1
+    assert actions.count("apply") == 3 and actions.count("rollback") == 3
