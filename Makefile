@@ -25,7 +25,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed-runtime
 	@mkdir -p $(DEMO_DIR)
 	$(BIN)/optimizer --db $(DEMO_DB) demo --out $(DEMO_DIR) --force
-	$(BIN)/optimizer --db $(DEMO_DB) --config $(DEMO_DIR)/optimizer.toml run --skip-unbuilt
+	$(BIN)/optimizer --db $(DEMO_DB) --config $(DEMO_DIR)/optimizer.toml run
 	$(BIN)/optimizer --db $(DEMO_DB) status
 	$(BIN)/optimizer --config $(DEMO_DIR)/optimizer.toml policy validate
 	$(BIN)/optimizer --db $(DEMO_DB) --config $(DEMO_DIR)/optimizer.toml policy explain $(DEMO_WORKLOAD)

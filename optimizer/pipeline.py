@@ -15,7 +15,9 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from collectors.focus.ingest import ingest_file
+from optimizer.apply.stage import apply_stage
 from optimizer.config import Config, FocusSource
+from optimizer.report.stage import report_stage
 from optimizer.stages import STAGES
 from store.errors import OptimizerError
 
@@ -186,6 +188,8 @@ BUILT: dict[str, StageFn] = {
     "collect": collect_stage,
     "forecast": forecast_stage,
     "plan": plan_stage,
+    "apply": apply_stage,
+    "report": report_stage,
 }
 
 

@@ -44,7 +44,8 @@ LABEL = {"not_built": "not built yet", "skipped": "done before"}
 @click.option(
     "--skip-unbuilt",
     is_flag=True,
-    help="Run the stages that exist and record the others as not built, instead of refusing.",
+    help="Record stages not built yet as such instead of refusing (every stage is built "
+    "now; kept so existing scripts keep working).",
 )
 @click.option(
     "--fresh",
