@@ -129,7 +129,7 @@ def map_error(exc: BaseException, where: str, operation: str = "query.usage") ->
     return AzureError("error", f"{where}: {type(exc).__name__}: {_message(exc)}", "")
 
 
-class _StaticToken:
+class StaticToken:
     """Tests only: a bearer token from OPTIMIZER_AZURE_TEST_TOKEN for a local fake."""
 
     def __init__(self, token: str):
@@ -164,7 +164,7 @@ class AzureApi:
         self._lock = threading.Lock()  # metrics calls run on worker threads
         test_token = os.environ.get(TEST_TOKEN_ENV)
         self._credential: Any = (
-            _StaticToken(test_token)
+            StaticToken(test_token)
             if source.endpoint_url and test_token
             else DefaultAzureCredential(exclude_interactive_browser_credential=True)
         )

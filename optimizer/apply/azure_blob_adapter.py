@@ -12,11 +12,10 @@ OPTIMIZER_AZURE_TEST_TOKEN set, that string is ARM's bearer token (a local fake)
 from __future__ import annotations
 
 import os
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from azure.core.credentials import AccessToken, AzureNamedKeyCredential, AzureSasCredential
+from azure.core.credentials import AzureNamedKeyCredential, AzureSasCredential
 from azure.core.exceptions import (
     ClientAuthenticationError,
     HttpResponseError,
@@ -28,6 +27,7 @@ from azure.identity import DefaultAzureCredential
 from azure.mgmt.storage import StorageManagementClient
 from azure.storage.blob import BlobServiceClient, ExponentialRetry
 
+from collectors.azure.adapter import StaticToken
 from optimizer.apply.azure_blob_mapping import POLICY_NAME, split_bucket
 from optimizer.apply.changes import Call, LiveObject, LiveState, TieringChange
 from optimizer.apply.errors import ApplyConflict, ApplyDenied, ApplyTargetMissing, ApplyUnreachable
@@ -97,25 +97,12 @@ def _error(exc: Exception, operation: str, target: str) -> ApplyError:
     return ApplyError(f"{type(exc).__name__}: {_message(exc)}", where=where)
 
 
-class _StaticToken:
-    """Tests only: ARM's bearer token from OPTIMIZER_AZURE_TEST_TOKEN, for a local fake."""
-
-    def __init__(self, token: str):
-        self._token = token
-
-    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
-        return AccessToken(self._token, int(time.time()) + 3600)
-
-    def close(self) -> None:
-        pass
-
-
 class BlobTarget:
     def __init__(self, settings: AzureApplyTarget):
         self.settings = settings
         test_token = os.environ.get(TEST_TOKEN_ENV)
         self._arm_credential: Any = (
-            _StaticToken(test_token) if settings.arm_endpoint and test_token
+            StaticToken(test_token) if settings.arm_endpoint and test_token
             else DefaultAzureCredential(exclude_interactive_browser_credential=True)
         )  # fmt: skip
         retries = settings.max_attempts - 1
