@@ -3,6 +3,8 @@
 #   docker build -t optimizer .
 #   docker run --rm -v optimizer-data:/data optimizer demo
 #   docker run --rm -v optimizer-data:/data optimizer status
+#   docker build --build-arg EXTRAS="postgres,aws,azure,gcp" -t optimizer .   # with the cloud SDKs
+#   docker run -d -p 9464:9464 -v optimizer-data:/data optimizer --config optimizer.toml daemon
 
 FROM python:3.11-slim AS build
 ARG EXTRAS="postgres"
@@ -34,5 +36,7 @@ ENV PATH="/opt/optimizer/bin:${PATH}" \
 USER 10001:10001
 WORKDIR /data
 VOLUME ["/data"]
+# `optimizer daemon` serves Prometheus metrics here ([daemon] metrics_port).
+EXPOSE 9464
 ENTRYPOINT ["optimizer"]
 CMD ["--help"]
