@@ -18,8 +18,8 @@ from collectors.azure.settings import AzureSource
 from collectors.gcp.settings import GcpSource
 from forecasts.engine import EngineChoice
 from forecasts.job import Settings as ForecastSettings
-from optimizer.daemon.settings import DaemonSettings
 from optimizer.apply.settings import ApplySettings
+from optimizer.daemon.settings import DaemonSettings
 from optimizer.report.settings import ReportSettings
 from placement.sizing import SizingSettings
 from store.errors import ConfigError

@@ -21,7 +21,7 @@ import google.api_core.exceptions as gx
 import google.auth.exceptions as ax
 import requests.exceptions as rx
 from google.auth.credentials import AnonymousCredentials
-from google.cloud import storage  # type: ignore[import-untyped]
+from google.cloud import storage  # type: ignore[import-untyped, unused-ignore]
 
 from optimizer.apply.changes import Call, LiveObject, LiveState, TieringChange, canonical
 from optimizer.apply.errors import ApplyConflict, ApplyDenied, ApplyTargetMissing, ApplyUnreachable
