@@ -26,6 +26,7 @@ from store.audit import (
     verify,
     verify_events,
 )
+from store.engine import make_engine
 from tests.conftest import run_cli
 from tests.focus_files import base_row, write_focus_csv
 
@@ -156,15 +157,25 @@ def test_reordered_events_are_found(engine: Engine) -> None:
     assert f"follows event {b}" in broken.message
 
 
-def test_truncating_the_newest_events_is_not_detectable(engine: Engine) -> None:
-    """What verify cannot see (docs/operations.md): the head is anchored nowhere else."""
+def test_truncating_the_newest_events_is_found_only_with_a_kept_head(tmp_path: Path) -> None:
+    """The chain alone cannot show it (docs/operations.md); `--expect-head` with a head
+    hash kept from an earlier verify can."""
+    db = str(tmp_path / "s.db")
+    assert run_cli("--db", db, "init").returncode == 0
+    engine = make_engine(f"sqlite:///{db}")
     ids = _chain(engine, 4)
     with engine.connect() as conn:
         before = verify(conn)
+    kept = run_cli("--db", db, "audit", "verify", "--expect-head", before.head_hash)
+    assert kept.returncode == 0, kept.stderr
     _sql(engine, "DELETE FROM audit_event WHERE id = :i", i=ids[-1])
     with engine.connect() as conn:
         after = verify(conn)
-    assert after.ok and after.head_hash != before.head_hash  # only a kept head hash shows it
+    assert after.ok and after.head_hash != before.head_hash  # a valid, shorter chain
+    older = run_cli("--db", db, "audit", "verify", "--expect-head", after.head_hash)
+    assert older.returncode == 0  # an older head that is still there: fine
+    gone = run_cli("--db", db, "audit", "verify", "--expect-head", before.head_hash)
+    assert gone.returncode == 2 and "removed from its end" in gone.stderr
 
 
 def test_export_round_trips(engine: Engine) -> None:

@@ -19,13 +19,20 @@ def audit() -> None:
 
 @audit.command("verify")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
+@click.option(
+    "--expect-head",
+    "expect",
+    metavar="HASH",
+    help="A head hash printed by an earlier verify: it must still be in the chain.",
+)
 @pass_app
-def verify_cmd(app: AppContext, as_json: bool) -> None:
+def verify_cmd(app: AppContext, as_json: bool, expect: str | None) -> None:
     """Recompute every event's hash and check each links to the one before it.
 
     Exit 0 when the log is intact; exit 2 naming the first edited, deleted or reordered
-    event. Removing the newest events is not detectable from the store alone: keep the
-    head hash printed here somewhere else and compare it next time.
+    event. Removing the newest events leaves a valid shorter chain: keep the head hash
+    printed here outside the store (the nightly log, a ticket) and pass it back with
+    --expect-head, which fails when that event is gone.
     """
     import sqlalchemy as sa
 
@@ -51,6 +58,17 @@ def verify_cmd(app: AppContext, as_json: bool) -> None:
         raise AuditLogBroken(
             broken.message, where=f"audit_event id {broken.event_id}", fix=broken.fix
         )
+    if expect and expect != report.head_hash:
+        with app.engine().connect() as conn:
+            found = conn.execute(sa.select(TABLE.c.id).where(TABLE.c.hash == expect)).first()
+        if found is None:
+            raise AuditLogBroken(
+                f"the chain no longer holds the event with hash {expect}: events were "
+                "removed from its end (or the hash is from another store)",
+                where="audit_event (the newest events)",
+                fix="restore the store from a backup taken after that event, and find out "
+                "who removed the events; `audit export` keeps a copy outside the store",
+            )
 
 
 @audit.command("export")
