@@ -59,8 +59,9 @@ def bucket(aws: FakeAws) -> str:
 def test_lifecycle_dry_run_execute_again_and_rollback(
     aws: FakeAws, bucket: str, sqlite_engine: Engine
 ) -> None:
-    rec = approved_tiering(sqlite_engine, provider="aws", bucket=bucket, prefix="app/",
-                           rules=[THEIRS])  # fmt: skip
+    rec = approved_tiering(
+        sqlite_engine, provider="aws", bucket=bucket, prefix="app/", rules=[THEIRS]
+    )
     dry = run_apply(sqlite_engine, settings(aws), execute=False, by="ana")
     [planned] = dry.outcomes
     assert planned.status == "planned"
@@ -129,15 +130,26 @@ def test_one_off_copies_each_object_and_rollback_copies_it_back(
     s3.create_bucket(Bucket="data")
     for key in ("a/1", "a/2", "a/3", "b/1"):
         s3.put_object(Bucket="data", Key=key, Body=b"x" * 10, Metadata={"team": "ml"})
-    rec = approved_tiering(sqlite_engine, provider="aws", bucket="data", prefix="a/",
-                           action="one-off", after_days=None, tier="GLACIER_IR")  # fmt: skip
+    rec = approved_tiering(
+        sqlite_engine,
+        provider="aws",
+        bucket="data",
+        prefix="a/",
+        action="one-off",
+        after_days=None,
+        tier="GLACIER_IR",
+    )
     [outcome] = run_apply(sqlite_engine, settings(aws), execute=True, by="ana").outcomes
     assert outcome.status == "applied" and len(outcome.calls) == 3
     classes = {
         o["Key"]: o.get("StorageClass") for o in s3.list_objects_v2(Bucket="data")["Contents"]
     }
-    assert classes == {"a/1": "GLACIER_IR", "a/2": "GLACIER_IR", "a/3": "GLACIER_IR",
-                       "b/1": "STANDARD"}  # fmt: skip
+    assert classes == {
+        "a/1": "GLACIER_IR",
+        "a/2": "GLACIER_IR",
+        "a/3": "GLACIER_IR",
+        "b/1": "STANDARD",
+    }
     assert s3.head_object(Bucket="data", Key="a/1")["Metadata"] == {"team": "ml"}
     run_rollback(sqlite_engine, settings(aws), [rec], execute=True, by="ana")
     classes = {
@@ -151,8 +163,9 @@ def test_too_many_objects_for_a_one_off_is_refused(aws: FakeAws, sqlite_engine: 
     s3.create_bucket(Bucket="many")
     for i in range(4):
         s3.put_object(Bucket="many", Key=f"k{i}", Body=b"x")
-    rec = approved_tiering(sqlite_engine, provider="aws", bucket="many", action="one-off",
-                           after_days=None)  # fmt: skip
+    rec = approved_tiering(
+        sqlite_engine, provider="aws", bucket="many", action="one-off", after_days=None
+    )
     limited = settings(aws, max_objects_per_change=3)
     [outcome] = run_apply(sqlite_engine, limited, execute=True, by="ana").outcomes
     assert outcome.status == "refused" and "more than 3 objects" in outcome.detail
@@ -179,8 +192,9 @@ def test_blast_radius_defers_what_is_over_the_limits(aws: FakeAws, sqlite_engine
     big = approved_tiering(sqlite_engine, provider="aws", bucket="one", saving="300")
     mid = approved_tiering(sqlite_engine, provider="aws", bucket="two", saving="200")
     small = approved_tiering(sqlite_engine, provider="aws", bucket="three", saving="100")
-    report = run_apply(sqlite_engine, settings(aws, max_changes=2, max_bytes=10**12 + 1),
-                       execute=True, by="ana")  # fmt: skip
+    report = run_apply(
+        sqlite_engine, settings(aws, max_changes=2, max_bytes=10**12 + 1), execute=True, by="ana"
+    )
     got = {o.change.rec_id: o.status for o in report.outcomes}
     assert got == {big: "applied", mid: "deferred", small: "deferred"}
     assert status(sqlite_engine, mid) == "approved"  # the next run takes it
@@ -199,3 +213,25 @@ def test_named_ids_must_be_approved_tiering(aws: FakeAws, sqlite_engine: Engine)
         run_apply(sqlite_engine, settings(aws), execute=True, by="ana", ids=[rec])
     with pytest.raises(ConfigError, match="#999 is not a tiering"):
         run_apply(sqlite_engine, settings(aws), execute=True, by="ana", ids=[999])
+
+
+def test_a_cloud_without_a_section_is_left_approved_and_does_not_stop_the_rest(
+    aws: FakeAws, sqlite_engine: Engine
+) -> None:
+    aws.client("s3").create_bucket(Bucket="reachable")
+    azure = approved_tiering(
+        sqlite_engine,
+        provider="azure",
+        bucket="acct/data",
+        saving="500",
+        current="Hot",
+        tier="Cool",
+    )
+    ours = approved_tiering(sqlite_engine, provider="aws", bucket="reachable", saving="100")
+    report = run_apply(sqlite_engine, settings(aws), execute=True, by="ana")
+    assert {o.change.rec_id: o.status for o in report.outcomes} == {
+        ours: "applied",
+        azure: "unconfigured",
+    }
+    assert "[apply.azure]" in report.outcomes[-1].detail and not report.failed
+    assert status(sqlite_engine, azure) == "approved"

@@ -32,8 +32,8 @@ TargetFactory = Callable[[str], TieringTarget]
 @dataclass
 class Outcome:
     """What happened to one change (status: planned | applied | already | conflict |
-    refused | failed | deferred | not-attempted | manual: an action optimizer only
-    recommends, such as automatic tiering)."""
+    refused | failed | deferred | not-attempted | unconfigured: no [apply.<cloud>] |
+    manual: an action optimizer only recommends, such as automatic tiering)."""
 
     change: TieringChange
     status: str
@@ -141,9 +141,21 @@ def run_apply(
     targets: TargetFactory | None = None,
 ) -> ApplyReport:
     targets = targets or cached_targets(settings)
-    selection = within_limits(approved_changes(engine, ids), settings)
+    changes = approved_changes(engine, ids)
+    reachable = [c for c in changes if getattr(settings, c.provider, None) is not None]
+    selection = within_limits(reachable, settings)
     report = ApplyReport(uuid.uuid4().hex, execute, [])
     deferred = [Outcome(c, "deferred", detail=why) for c, why in selection.deferred]
+    deferred += [  # a cloud optimizer was not told how to reach is never called
+        Outcome(
+            c,
+            "unconfigured",
+            detail=f"no [apply.{c.provider}] section in the config: "
+            "it stays approved (docs/apply.md)",
+        )
+        for c in changes
+        if c not in reachable
+    ]
     if not execute:
         for change in selection.taken:
             report.outcomes.append(_prepare_with(change, targets, settings))
