@@ -7,7 +7,7 @@ DEMO_DIR := .demo
 DEMO_DB := $(DEMO_DIR)/optimizer.db
 DEMO_WORKLOAD ?= growth-gateway-prod-007
 
-.PHONY: demo test lint typecheck imports unit bench bench-placement bench-forecast bench-collect pg-start pg-stop clean
+.PHONY: demo test lint typecheck imports unit bench bench-placement bench-forecast bench-collect bench-ops pg-start pg-stop clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -74,6 +74,11 @@ bench-forecast: $(VENV)/.installed-dev
 ## (see bench/RESULTS.md).
 bench-collect: $(VENV)/.installed-dev
 	$(BIN)/python bench/collect.py --out bench/out/collect.json $(BENCH_ARGS)
+
+## make bench-ops: apply and rollback against a bare boto3 loop (moto), simulate against two
+## plain plans, the report's time and size (see bench/RESULTS.md).
+bench-ops: $(VENV)/.installed-dev
+	$(BIN)/python bench/ops.py $(BENCH_ARGS)
 
 pg-start:
 	@scripts/pg.sh start
