@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+from rich.markup import escape
 
 from optimizer.config import load_config
 from optimizer.context import AppContext, pass_app
@@ -75,7 +76,7 @@ def apply_cmd(
             app.out.print(
                 f"  #{c.rec_id} [{STYLE.get(o.status, 'white')}]{o.status}[/] {c.provider} "
                 f"{c.target}: {c.action} {c.current_tier} → {c.tier} ({c.bytes:,} bytes) "
-                f"— {o.detail}",
+                f"— {escape(o.detail)}",
                 highlight=False,
             )
             for call in o.calls:
@@ -119,7 +120,7 @@ def rollback_cmd(
         for u in done:
             app.out.print(
                 f"  #{u.rec_id} [{STYLE.get(u.status, 'white')}]{u.status}[/] {u.target} "
-                f"— {u.detail}",
+                f"— {escape(u.detail)}",
                 highlight=False,
             )
             for call in u.calls:
