@@ -41,6 +41,7 @@ class Outcome:
     detail: str = ""
     error: OptimizerError | None = None
     change_id: int | None = None
+    live: LiveState | None = field(default=None, repr=False)  # what `prepare` read
 
     def as_dict(self) -> dict[str, object]:
         c = self.change
@@ -127,7 +128,7 @@ def prepare(change: TieringChange, target: TieringTarget, settings: ApplySetting
     calls = mapping_for(change.provider).apply_calls(change, live)
     outcome = Outcome(change, "planned" if calls else "already", calls)
     outcome.detail = f"{len(calls)} call(s)" if calls else "already in place: nothing to do"
-    outcome._live = live  # type: ignore[attr-defined]
+    outcome.live = live
     return outcome
 
 
@@ -141,29 +142,16 @@ def run_apply(
     targets: TargetFactory | None = None,
 ) -> ApplyReport:
     targets = targets or cached_targets(settings)
-    changes = approved_changes(engine, ids)
-    reachable = [c for c in changes if getattr(settings, c.provider, None) is not None]
-    selection = within_limits(reachable, settings)
     report = ApplyReport(uuid.uuid4().hex, execute, [])
-    deferred = [Outcome(c, "deferred", detail=why) for c, why in selection.deferred]
-    deferred += [  # a cloud optimizer was not told how to reach is never called
-        Outcome(
-            c,
-            "unconfigured",
-            detail=f"no [apply.{c.provider}] section in the config: "
-            "it stays approved (docs/apply.md)",
-        )
-        for c in changes
-        if c not in reachable
-    ]
     if not execute:
-        for change in selection.taken:
-            report.outcomes.append(_prepare_with(change, targets, settings))
-        report.outcomes += deferred
+        taken, deferred = _select(engine, settings, ids)
+        report.outcomes = [_prepare_with(c, targets, settings) for c in taken] + deferred
         return report
     with hold(engine, "apply", ttl_s=settings.lock_ttl_seconds) as lease:
+        # selected under the lock: what another run applied meanwhile is not approved now
+        taken, deferred = _select(engine, settings, ids)
         stopped = False
-        for change in selection.taken:
+        for change in taken:
             if stopped:
                 report.outcomes.append(Outcome(change, "not-attempted", detail="run stopped"))
                 continue
@@ -182,6 +170,27 @@ def run_apply(
             lease.renew()
     report.outcomes += deferred
     return report
+
+
+def _select(
+    engine: Engine, settings: ApplySettings, ids: Sequence[int]
+) -> tuple[tuple[TieringChange, ...], list[Outcome]]:
+    """(the changes this run takes, the approved ones it leaves and why)."""
+    changes = approved_changes(engine, ids)
+    reachable = [c for c in changes if getattr(settings, c.provider, None) is not None]
+    selection = within_limits(reachable, settings)
+    left = [Outcome(c, "deferred", detail=why) for c, why in selection.deferred]
+    left += [  # a cloud optimizer was not told how to reach is never called
+        Outcome(
+            c,
+            "unconfigured",
+            detail=f"no [apply.{c.provider}] section in the config: "
+            "it stays approved (docs/apply.md)",
+        )
+        for c in changes
+        if c not in reachable
+    ]
+    return selection.taken, left
 
 
 def _prepare_with(
@@ -203,7 +212,8 @@ def _execute(
     by: str,
 ) -> Outcome:
     target = targets(change.provider)
-    live: LiveState = outcome._live  # type: ignore[attr-defined]
+    live = outcome.live
+    assert live is not None  # set by prepare for planned and already
     change_id = records.start(engine, change, live, outcome.calls, apply_id, by)
     outcome.change_id = change_id
     done = 0
