@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from optimizer.apply.changes import RULE_PREFIX, Call, LiveState, TieringChange
+from optimizer.apply.changes import RULE_PREFIX, Call, LiveState, TieringChange, canonical
 
 
 def our_rule(change: TieringChange) -> dict[str, Any]:
@@ -76,10 +76,8 @@ def rollback_calls(change: TieringChange, before: LiveState, live: LiveState) ->
         rules = list(live.rules or ())
         if not any(is_ours(r, change) for r in rules):
             return []
-        kept = [r for r in rules if not is_ours(r, change)]
-        if not kept and before.rules is None:
-            return [Call("s3", "DeleteBucketLifecycle", change.bucket, {"Bucket": change.bucket})]
-        return [_put_or_delete(change.bucket, kept)]
+        # S3 holds no empty configuration: with nothing else left it is deleted
+        return [_put_or_delete(change.bucket, [r for r in rules if not is_ours(r, change)])]
     now = {o.key: o.tier for o in live.objects}
     return [
         _copy(change.bucket, o.key, o.tier)
@@ -90,6 +88,4 @@ def rollback_calls(change: TieringChange, before: LiveState, live: LiveState) ->
 
 def foreign_rules(rules: tuple[dict[str, Any], ...] | None) -> tuple[str, ...]:
     """The rules that are not ours, canonical, for the drift check."""
-    from optimizer.apply.changes import canonical
-
     return tuple(sorted(canonical(r) for r in rules or () if not is_ours(r)))

@@ -7,7 +7,6 @@ still in the class it put them in. Dry run by default, like apply.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,9 +15,9 @@ from sqlalchemy.engine import Engine
 
 from optimizer.apply import records
 from optimizer.apply.changes import Call, LiveState, TieringChange
-from optimizer.apply.run import TargetFactory, cached_targets
+from optimizer.apply.run import TargetFactory, cached_targets, undo_calls
 from optimizer.apply.settings import ApplySettings
-from optimizer.apply.target import TieringTarget, mapping_for
+from optimizer.apply.target import TieringTarget
 from store.errors import ConfigError, OptimizerError
 from store.locks import hold
 
@@ -111,12 +110,10 @@ def _plan(
     undo = Undo(change.rec_id, "planned", target=change.target)
     try:
         target = targets(change.provider)
-        wide = dataclasses.replace(change, after_days=None)
-        live = target.read(wide, 10 * max(len(before.objects), 1000))
+        undo.calls = undo_calls(change, before, target)
     except OptimizerError as exc:
         undo.status, undo.error, undo.detail = "failed", exc, exc.message
         return undo, None
-    undo.calls = mapping_for(change.provider).rollback_calls(change, before, live)
     if not undo.calls:
         undo.detail = "nothing of optimizer's is left in place: the record is closed"
     else:

@@ -233,12 +233,19 @@ def _execute(
     return outcome
 
 
+def undo_calls(change: TieringChange, before: LiveState, target: TieringTarget) -> list[Call]:
+    """The calls that put back what `change` did from `before`, read from the bucket now:
+    every object under the prefix, whatever its age (a re-tier may have renewed it)."""
+    wide = dataclasses.replace(change, after_days=None)
+    now = target.read(wide, 10 * max(len(before.objects), 1000))
+    calls: list[Call] = mapping_for(change.provider).rollback_calls(change, before, now)
+    return calls
+
+
 def _undo(change: TieringChange, before: LiveState, target: TieringTarget) -> str:
     """Best effort: put back what the failed change did, so nothing stays half-applied."""
     try:
-        wide = dataclasses.replace(change, after_days=None)
-        now = target.read(wide, 10 * max(len(before.objects), 1000))
-        calls = mapping_for(change.provider).rollback_calls(change, before, now)
+        calls = undo_calls(change, before, target)
         for call in calls:
             target.execute(call)
     except OptimizerError as exc:
