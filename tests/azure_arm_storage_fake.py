@@ -144,19 +144,12 @@ class ArmStorageFake:
 _TYPE = "Microsoft.Storage/storageAccounts"
 
 
-@pytest.fixture(scope="session")
-def arm_ca(tmp_path_factory: pytest.TempPathFactory) -> tuple[trustme.CA, str]:
-    ca = trustme.CA()
-    path = tmp_path_factory.mktemp("arm-ca") / "ca.pem"
-    ca.cert_pem.write_to_path(str(path))
-    return ca, str(path)
-
-
 @pytest.fixture(name="arm")
 def arm_fixture(
-    arm_ca: tuple[trustme.CA, str], monkeypatch: pytest.MonkeyPatch
+    azure_ca: tuple[trustme.CA, str], monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[ArmStorageFake]:
-    ca, path = arm_ca
+    """The session's test CA (tests/azure_fake.py `azure_ca`) signs this fake's cert."""
+    ca, path = azure_ca
     monkeypatch.setenv("OPTIMIZER_AZURE_TEST_TOKEN", TOKEN)
     fake = ArmStorageFake(ca.issue_cert("127.0.0.1"), path)
     try:

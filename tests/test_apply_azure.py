@@ -28,7 +28,8 @@ from optimizer.apply.run import run_apply
 from optimizer.apply.settings import ApplySettings, AzureApplyTarget
 from store.audit import events, verify
 from store.models import AppliedChange, Plan, Recommendation, StorageGroup
-from tests.azure_arm_storage_fake import SUB, ArmStorageFake, arm_ca, arm_fixture  # noqa: F401
+from tests.azure_arm_storage_fake import SUB, ArmStorageFake, arm_fixture  # noqa: F401
+from tests.azure_fake import azure_ca  # noqa: F401
 from tests.azurite_emulator import KEY, KEY_ENV, Azurite, azurite_fixture, start_azurite  # noqa: F401
 
 RECS, GROUPS = Recommendation.__table__, StorageGroup.__table__  # type: ignore[attr-defined]

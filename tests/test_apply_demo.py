@@ -22,7 +22,8 @@ from optimizer.planning import run_plan
 from policies import parse_policies
 from store.models import StorageGroup
 from tests.aws_fake import FakeAws, aws_fixture, moto_server  # noqa: F401
-from tests.azure_arm_storage_fake import ArmStorageFake, arm_ca, arm_fixture  # noqa: F401
+from tests.azure_arm_storage_fake import ArmStorageFake, arm_fixture  # noqa: F401
+from tests.azure_fake import azure_ca  # noqa: F401
 from tests.conftest import run_cli
 from tests.gcs_apply import Emulator, gcs_emulator_fixture  # noqa: F401
 
